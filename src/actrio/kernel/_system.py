@@ -1,0 +1,318 @@
+"""The actor system: the root nursery, the name registry and the event bus."""
+
+from __future__ import annotations
+
+import contextvars
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import trio
+
+from actrio.kernel._actor import Actor, ActorRef, _Cell
+from actrio.kernel._bus import EventBus, SubscriberMode, Subscription
+from actrio.kernel._exceptions import ActorStopped, NameTaken, UsageError
+from actrio.kernel._mailbox import DEFAULT_CAPACITY
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+
+    from actrio.kernel._events import Event
+
+__all__ = ("ActorSystem", "SystemStatistics", "current_system", "open_actor_system", "run")
+
+T = TypeVar("T")
+
+DEFAULT_SHUTDOWN_GRACE = 5.0
+
+_current_system: contextvars.ContextVar[ActorSystem] = contextvars.ContextVar(
+    "actrio.current_system"
+)
+
+
+@attrs.frozen(kw_only=True)
+class SystemStatistics:
+    """A snapshot of an actor system.
+
+    Attributes:
+        actors: Actors alive (not yet stopped for good), at every depth.
+        spawned: Actors spawned since the system opened.
+        last_seq: Sequence number of the latest event.
+        subscribers: Active event subscribers.
+    """
+
+    actors: int
+    spawned: int
+    last_seq: int
+    subscribers: int
+
+
+def _check_capacity(capacity: int | None, what: str) -> None:
+    if capacity is None:
+        return
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
+        raise UsageError(f"{what} must be a positive int, not {capacity!r}")
+
+
+def _check_grace(grace: float, what: str) -> None:
+    if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
+        raise UsageError(f"{what} must be a number of seconds >= 0, not {grace!r}")
+
+
+class ActorSystem:
+    """Owns the root of an actor tree; create it with :func:`open_actor_system`.
+
+    Nothing is kept in module globals: two systems in one process never see
+    each other's actors, names or events.
+    """
+
+    def __init__(
+        self,
+        service_nursery: trio.Nursery,
+        *,
+        mailbox_capacity: int,
+        shutdown_grace: float,
+    ) -> None:
+        self.bus = EventBus(service_nursery)
+        self.mailbox_capacity = mailbox_capacity
+        self.shutdown_grace = shutdown_grace
+        self._service = service_nursery
+        self._actors_nursery: trio.Nursery | None = None
+        self._registry: dict[str, _Cell] = {}
+        self._top: dict[str, _Cell] = {}
+        self._spawned = 0
+
+    # -- public API --
+
+    async def spawn(
+        self, actor: Actor[Any], *, name: str | None = None, capacity: int | None = None
+    ) -> ActorRef[Any]:
+        """Start ``actor`` at the top of the tree and return its ref.
+
+        Returns once its ``on_start`` has finished. An unhandled failure of a
+        top-level actor propagates out of the ``open_actor_system`` block
+        (structured concurrency); put it under a :class:`Supervisor` to have
+        it restarted instead.
+
+        Args:
+            actor: A fresh actor instance (an instance runs only once).
+            name: Its name, unique among its siblings; generated if omitted.
+            capacity: Mailbox capacity; the system default if omitted.
+
+        Raises:
+            StartError: If ``on_start`` failed.
+            NameTaken: If a top-level actor already has ``name``.
+            ActorStopped: If the system is shutting down.
+        """
+        return await self._spawn(actor, parent=None, name=name, capacity=capacity)
+
+    def lookup(self, path: str) -> ActorRef[Any] | None:
+        """Return the ref of the live actor at ``path`` (like ``/app/worker``), or None."""
+        cell = self._registry.get(path)
+        return None if cell is None else ActorRef(cell)
+
+    def subscribe(
+        self,
+        handler: Callable[[Event], Awaitable[None] | None],
+        *,
+        mode: SubscriberMode = "lossless",
+        capacity: int = 1024,
+        max_failures: int = 3,
+        types: Collection[type[Event]] | None = None,
+        name: str | None = None,
+    ) -> Subscription:
+        """Subscribe ``handler`` to this system's events.
+
+        See :meth:`EventBus.subscribe` for the options.
+        """
+        return self.bus.subscribe(
+            handler, mode=mode, capacity=capacity, max_failures=max_failures, types=types, name=name
+        )
+
+    async def publish(self, event: Event) -> None:
+        """Publish an event on this system's bus. Always a checkpoint."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        await self.bus.publish(event)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def statistics(self) -> SystemStatistics:
+        """Return a snapshot of the system."""
+        return SystemStatistics(
+            actors=len(self._registry),
+            spawned=self._spawned,
+            last_seq=self.bus.last_seq,
+            subscribers=len(self.bus._subscribers),
+        )
+
+    # -- kernel internals --
+
+    def _new_cell(
+        self,
+        actor: Actor[Any] | None,
+        *,
+        parent: _Cell | None,
+        name: str | None,
+        capacity: int | None,
+        grace: float | None = None,
+    ) -> _Cell:
+        _check_capacity(capacity, "capacity")
+        self._spawned += 1
+        actor_id = str(self._spawned)
+        if name is None:
+            name = f"{type(actor).__name__}-{actor_id}"
+        elif not isinstance(name, str) or not name or "/" in name:
+            raise UsageError(f"an actor name must be a non-empty string without '/', not {name!r}")
+        siblings = parent.children if parent is not None else self._top
+        if name in siblings:
+            where = parent.path if parent is not None else "the top level"
+            raise NameTaken(f"an actor named {name!r} already runs at {where}")
+        cell = _Cell(
+            self,
+            actor_id=actor_id,
+            name=name,
+            parent=parent,
+            capacity=capacity or self.mailbox_capacity,
+            grace=self.shutdown_grace if grace is None else grace,
+        )
+        siblings[name] = cell
+        self._registry[cell.path] = cell
+        return cell
+
+    def _unregister(self, cell: _Cell) -> None:
+        siblings = cell.parent.children if cell.parent is not None else self._top
+        if siblings.get(cell.name) is cell:
+            del siblings[cell.name]
+        if self._registry.get(cell.path) is cell:
+            del self._registry[cell.path]
+
+    async def _spawn(
+        self,
+        actor: Actor[Any],
+        *,
+        parent: _Cell | None,
+        name: str | None,
+        capacity: int | None,
+    ) -> ActorRef[Any]:
+        if not isinstance(actor, Actor):
+            raise UsageError(f"spawn() takes an Actor instance, got {type(actor).__qualname__}")
+        if getattr(actor, "_cell", None) is not None:
+            raise UsageError(f"{actor!r} was already spawned; spawn a fresh instance")
+        nursery = self._actors_nursery if parent is None else parent._nursery
+        if nursery is None:
+            await trio.lowlevel.checkpoint()
+            owner = "the actor system" if parent is None else parent.path
+            raise ActorStopped(f"{owner} is not running, so it cannot spawn")
+        cell = self._new_cell(actor, parent=parent, name=name, capacity=capacity)
+        if type(actor).on_start is Actor.on_start:
+            # Nothing can fail before the first message: no need to wait.
+            nursery.start_soon(self._run_unsupervised, cell, actor, name=cell.path)
+            await trio.lowlevel.checkpoint()
+        else:
+            await nursery.start(self._run_unsupervised, cell, actor, name=cell.path)
+        return ActorRef(cell)
+
+    async def _run_unsupervised(
+        self,
+        cell: _Cell,
+        actor: Actor[Any],
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        try:
+            exit_ = await cell.run_incarnation(actor, task_status)
+        finally:
+            with trio.move_on_after(cell.grace, shield=True):
+                await cell.close()
+        if exit_.error is not None:
+            # Crash the parent (structured concurrency); before task_status.started()
+            # this reaches the spawner instead, as a StartError.
+            raise exit_.error
+        if not exit_.started and exit_.reason == "shutdown":
+            raise ActorStopped(f"{cell.path} shut down during on_start")
+
+    def _report_soon(self, event: Event) -> None:
+        if self.bus.active:
+            self._service.start_soon(self.bus.publish, event)
+
+    async def _shutdown(self) -> None:
+        # Stop top-level actors in reverse spawn order, within the grace.
+        self._actors_nursery = None  # no new top-level actors from here on
+        with trio.move_on_after(self.shutdown_grace, shield=True):
+            for cell in reversed(list(self._top.values())):
+                cell.request_stop()
+                await cell.closed.wait()
+
+
+@asynccontextmanager
+async def open_actor_system(
+    *,
+    mailbox_capacity: int = DEFAULT_CAPACITY,
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
+) -> AsyncIterator[ActorSystem]:
+    """Open an actor system; leaving the block stops every actor in it.
+
+    On exit, top-level actors are stopped in reverse spawn order (each one's
+    subtree first), then subscribers drain their queues; all of it within
+    ``shutdown_grace`` seconds, after which what is left is cancelled.
+
+    Args:
+        mailbox_capacity: Default mailbox capacity for spawned actors.
+        shutdown_grace: Seconds allowed for each actor's ``on_stop`` and for
+            the whole shutdown of the system.
+
+    Raises:
+        UsageError: For a bad option.
+    """
+    _check_capacity(mailbox_capacity, "mailbox_capacity")
+    _check_grace(shutdown_grace, "shutdown_grace")
+    # One nursery for actors and subscriber tasks, so an error from the body
+    # comes out in a single ExceptionGroup, as from any trio nursery.
+    async with trio.open_nursery() as nursery:
+        system = ActorSystem(
+            nursery, mailbox_capacity=mailbox_capacity, shutdown_grace=shutdown_grace
+        )
+        system._actors_nursery = nursery
+        token = _current_system.set(system)
+        try:
+            yield system
+        finally:
+            try:
+                await system._shutdown()
+                with trio.move_on_after(shutdown_grace, shield=True):
+                    await system.bus.aclose(grace=shutdown_grace)
+            finally:
+                nursery.cancel_scope.cancel()
+                _current_system.reset(token)
+
+
+def current_system() -> ActorSystem:
+    """Return the actor system of the running task.
+
+    Raises:
+        UsageError: Outside any actor system.
+    """
+    system = _current_system.get(None)
+    if system is None:
+        raise UsageError("current_system() called outside an actor system")
+    return system
+
+
+def run(
+    main: Callable[[ActorSystem], Awaitable[T]],
+    *,
+    mailbox_capacity: int = DEFAULT_CAPACITY,
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
+    clock: trio.abc.Clock | None = None,
+) -> T:
+    """Run ``main(system)`` inside a fresh actor system under ``trio.run``.
+
+    Returns:
+        What ``main`` returned.
+    """
+
+    async def _main() -> T:
+        async with open_actor_system(
+            mailbox_capacity=mailbox_capacity, shutdown_grace=shutdown_grace
+        ) as system:
+            return await main(system)
+
+    return trio.run(_main, clock=clock)

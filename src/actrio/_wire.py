@@ -28,6 +28,8 @@ def kind_of(cls: type[Any]) -> str:
     Raises:
         TypeError: If the class has no ``kind`` field with a string default.
     """
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        raise TypeError(f"{cls!r} is not an attrs class")
     field = attrs.fields_dict(cls).get("kind")
     if field is None or not isinstance(field.default, str):
         raise TypeError(f"{cls.__qualname__} has no `kind` field with a string default")

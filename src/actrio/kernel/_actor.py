@@ -223,7 +223,7 @@ class ActorRef(Generic[M]):
             ActorStopped: If the actor is stopped.
         """
         check_message(message)
-        await self._cell.mailbox.put(message)
+        await self._cell.put(message)
 
     def tell_nowait(self, message: M) -> None:
         """Send ``message`` without waiting.
@@ -234,6 +234,9 @@ class ActorRef(Generic[M]):
             ActorStopped: If the actor is stopped.
         """
         check_message(message)
+        if self._cell.mailbox.closed:
+            self._cell.mailbox.rejected += 1
+            raise ActorStopped(f"{self._cell.path} is stopped")
         self._cell.mailbox.put_nowait(message)
 
     @overload
@@ -254,7 +257,7 @@ class ActorRef(Generic[M]):
         """
         check_message(message)
         envelope: Ask[Any] = Ask(message)
-        await self._cell.mailbox.put(envelope)
+        await self._cell.put(envelope)
         return await envelope.wait()
 
     async def stop(self) -> None:
@@ -333,6 +336,15 @@ class _Cell:
         self._current_ask: Ask[Any] | None = None
 
     # -- control from outside the incarnation --
+
+    async def put(self, item: object) -> None:
+        """Queue ``item`` for this actor; always a checkpoint."""
+        mailbox = self.mailbox
+        if mailbox.closed:
+            await trio.lowlevel.checkpoint()
+            mailbox.rejected += 1
+            raise ActorStopped(f"{self.path} is stopped")
+        await mailbox.put(item)
 
     def request_stop(self, *, brutal: bool = False) -> None:
         """Stop the running incarnation (reason ``stopped``) and keep it stopped."""
@@ -592,7 +604,7 @@ class _Cell:
         Call it shielded; it never blocks for long (only lossless subscribers
         can make it wait).
         """
-        if self.closed.is_set():
+        if self.closed.is_set() or self.mailbox.closed:
             return
         self.state = "stopped"
         left = self.mailbox.close()
@@ -601,16 +613,19 @@ class _Cell:
             if type(item) is Ask:
                 item.fail(ActorStopped(f"{self.path} stopped before handling this message"))
         self.system._unregister(self)
-        self.closed.set()
-        bus = self.system.bus
-        if bus.active:
-            for item in left:
-                message = item.message if type(item) is Ask else item
-                await bus.publish(
-                    MessageDeadLettered(
-                        actor_id=self.id,
-                        path=self.path,
-                        message_type=type(message).__qualname__,
-                        reason="actor_stopped",
+        try:
+            bus = self.system.bus
+            if bus.active:
+                for item in left:
+                    message = item.message if type(item) is Ask else item
+                    await bus.publish(
+                        MessageDeadLettered(
+                            actor_id=self.id,
+                            path=self.path,
+                            message_type=type(message).__qualname__,
+                            reason="actor_stopped",
+                        )
                     )
-                )
+        finally:
+            # Set last, so whoever waits for the stop also waits for its events.
+            self.closed.set()

@@ -152,12 +152,9 @@ class Subscription:
         self._queue.append(event)
         self._not_empty.unpark()
 
-    async def _put_lossless(self, event: Event) -> None:
+    async def _wait_for_room(self) -> None:
         while self._active and len(self._queue) >= self._capacity:
             await self._not_full.park()
-        if self._active:
-            self._queue.append(event)
-            self._not_empty.unpark()
 
     # -- the consuming side (its own task) --
 
@@ -293,7 +290,10 @@ class EventBus:
     async def publish(self, event: Event) -> None:
         """Stamp ``event`` and queue it for every interested subscriber.
 
-        Waits while a lossless subscriber's queue is full; events from
+        Waits while a lossless subscriber's queue is full. The event is
+        stamped only once every lossless queue has room, and then delivered
+        to all subscribers at once: a publisher cancelled while waiting
+        publishes nothing and leaves no gap in the sequence. Events from
         concurrent publishers keep the order of their sequence numbers.
         """
         subs = self._subscribers
@@ -304,14 +304,12 @@ class EventBus:
             self._deliver_now(self._stamp(event), subs)
             return
         async with self._lock:
-            stamped = self._stamp(event)
+            # Publishers are serialised by the lock and consumers only take
+            # from queues, so room found here is still there below.
             for sub in list(self._subscribers):
-                if not sub.wants(stamped):
-                    continue
-                if sub.mode == "lossy":
-                    sub._put_lossy(stamped)
-                else:
-                    await sub._put_lossless(stamped)
+                if sub.mode == "lossless" and sub.wants(event):
+                    await sub._wait_for_room()
+            self._deliver_now(self._stamp(event), list(self._subscribers))
 
     @staticmethod
     def _deliver_now(event: Event, subs: list[Subscription]) -> None:
@@ -331,12 +329,15 @@ class EventBus:
             grace: Seconds to wait for the drain before discarding the rest.
         """
         self._closed = True
-        subs = list(self._subscribers)
-        for sub in subs:
-            sub._draining = True
-            sub._not_empty.unpark_all()
         with trio.move_on_after(grace):
+            # Let publishers already waiting for room finish first.
+            async with self._lock:
+                subs = list(self._subscribers)
+                for sub in subs:
+                    sub._draining = True
+                    sub._not_empty.unpark_all()
             for sub in subs:
                 await sub._done.wait()
+        subs = list(self._subscribers)
         for sub in subs:
             sub.close()

@@ -562,9 +562,13 @@ class Supervisor(Actor[SupervisorRequest]):
                 await self._sleep(delay)
         else:
             delay = 0.0
-        child.restarts += 1
         cell = child.cell
         assert cell is not None
+        if cell.stop_requested:
+            # Stopped through its ref while waiting to restart: it stays down.
+            await cell.close()
+            return
+        child.restarts += 1
         cell.restarts += 1
         try:
             await self._start(child)

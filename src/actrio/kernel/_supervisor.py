@@ -15,6 +15,7 @@ by one, newest first, each within its own shutdown grace.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
@@ -67,6 +68,9 @@ Strategy: TypeAlias = Literal["one_for_one", "one_for_all", "rest_for_one"]
 RestartType: TypeAlias = Literal["permanent", "transient", "temporary"]
 BRUTAL_KILL: Final = "brutal_kill"
 """``ChildSpec.shutdown`` value: cancel the child and skip its ``on_stop``."""
+
+HISTORY_LIMIT: Final = 100
+"""How many restart cycles a supervisor remembers (at least ``max_restarts + 1``)."""
 
 _STRATEGIES: Final = ("one_for_one", "one_for_all", "rest_for_one")
 _RESTART_TYPES: Final = ("permanent", "transient", "temporary")
@@ -177,6 +181,11 @@ SupervisorRequest: TypeAlias = (
 )
 
 
+def _unboxed(error: ActorError) -> BaseException:
+    """The original error inside a plain box; an escalation is its own story."""
+    return error if isinstance(error, SupervisorEscalation) else error.error
+
+
 def _should_restart(restart: RestartType, reason: ExitReason) -> bool:
     if restart == "permanent":
         return True
@@ -221,8 +230,10 @@ class Supervisor(Actor[SupervisorRequest]):
             at the first one.
         period: Length of the sliding window, in seconds (> 0, finite).
         backoff: A tenacity wait strategy (``tenacity.wait_exponential(...)``)
-            giving the delay before a restart; its attempt number is the count
-            of restarts in the current window.
+            giving the delay before each restart cycle (one sleep per cycle,
+            however many children it restarts); its attempt number is the
+            count of cycles in the current window. Requests to the
+            supervisor wait while it sleeps.
         sleep: How to wait for the backoff; ``trio.sleep`` (so a
             ``MockClock`` makes it instant in tests).
 
@@ -268,7 +279,9 @@ class Supervisor(Actor[SupervisorRequest]):
         self._backoff = backoff
         self._sleep = sleep
         self._children: list[_Child] = []
-        self._history: list[FailureRecord] = []
+        # Bounded, so a long-lived supervisor does not keep every traceback
+        # it ever saw; it always covers the intensity window.
+        self._history: deque[FailureRecord] = deque(maxlen=max(HISTORY_LIMIT, max_restarts + 1))
         self._intensity = RestartIntensity(max_restarts, self.period)
         self._exits_send, self._exits = trio.open_memory_channel[_ChildExit](math.inf)
         self._lock = trio.Lock()
@@ -357,6 +370,7 @@ class Supervisor(Actor[SupervisorRequest]):
             await self._start(child)
         except StartError as error:
             self._children.remove(child)
+            await self._close(child)
             raise Reject(error) from None
         assert child.cell is not None
         return ActorRef(child.cell)
@@ -367,6 +381,7 @@ class Supervisor(Actor[SupervisorRequest]):
         try:
             await self._start(child)
         except StartError as error:
+            await self._close(child)
             raise Reject(error) from None
         assert child.cell is not None
         return ActorRef(child.cell)
@@ -374,8 +389,17 @@ class Supervisor(Actor[SupervisorRequest]):
     async def _terminate(self, child: _Child) -> None:
         if child.running:
             await self._stop(child, for_good=True)
+        elif child.cell is not None:
+            # Between incarnations (a restart that failed is queued): keep it down.
+            child.cell.request_stop()
+            await self._close(child)
         if child.spec.restart == "temporary" and child in self._children:
             self._children.remove(child)
+
+    @staticmethod
+    async def _close(child: _Child) -> None:
+        if child.cell is not None:
+            await child.cell.close()
 
     # -- starting and stopping one child --
 
@@ -401,6 +425,7 @@ class Supervisor(Actor[SupervisorRequest]):
         except Exception as error:
             if is_fatal(error):
                 raise
+            cell.incarnation += 1  # a failed start is an incarnation too
             raise cell.box(error, "on_start") from error
         child.done = trio.Event()
         child.running = True
@@ -442,17 +467,19 @@ class Supervisor(Actor[SupervisorRequest]):
     async def _stop(self, child: _Child, *, for_good: bool = False) -> None:
         cell = child.cell
         assert cell is not None
-        grace = child.grace
+        brutal = child.grace is None
         if for_good:
-            cell.request_stop(brutal=grace is None)
+            cell.request_stop(brutal=brutal)
         else:
-            cell.interrupt(brutal=grace is None)
-        with trio.move_on_after(grace or 0.0) as waited:
+            cell.interrupt(brutal=brutal)
+        # A brutal kill has no grace of its own; it is reported as overdue
+        # after the cell's grace (the system default) like any other stop.
+        with trio.move_on_after(cell.grace) as waited:
             await child.done.wait()
         if waited.cancelled_caught:
             # trio cannot pierce a shield in user code: report, then keep waiting.
             await self._cell.system.bus.publish(
-                ShutdownTimeout(actor_id=cell.id, path=cell.path, grace=grace or 0.0)
+                ShutdownTimeout(actor_id=cell.id, path=cell.path, grace=cell.grace)
             )
             await child.done.wait()
         if for_good:
@@ -506,11 +533,13 @@ class Supervisor(Actor[SupervisorRequest]):
             error = ExceptionGroup("children failed in the same restart cycle", errors)
         else:
             error = errors[0] if errors else None
-        failed_ids = tuple(n.child.spec.id for n in notices)
+        failed = list(dict.fromkeys(n.child for n in notices))
+        failed_ids = tuple(c.spec.id for c in failed)
         self._history.append(FailureRecord(failed_ids, now, error))
         allowed = self._intensity.add(now)
-        failed = [n.child for n in notices]
-        restarting = self._restart_set(failed)
+        taken_down = self._restart_set(failed)
+        # Temporary bystanders are stopped with the others but never restarted.
+        restarting = [c for c in taken_down if c.spec.restart != "temporary"]
         bus = self._cell.system.bus
         if bus.active:
             await bus.publish(
@@ -518,7 +547,7 @@ class Supervisor(Actor[SupervisorRequest]):
                     supervisor_path=self._cell.path,
                     strategy=self.strategy,
                     failed=failed_ids,
-                    errors=tuple(ErrorInfo.from_exception(e) for e in errors),
+                    errors=tuple(ErrorInfo.from_exception(_unboxed(e)) for e in errors),
                     restarting=tuple(c.spec.id for c in restarting) if allowed else (),
                     counted=True,
                 )
@@ -527,18 +556,19 @@ class Supervisor(Actor[SupervisorRequest]):
             await self._escalate()
             return
         # Stop the siblings the strategy takes down, newest first.
-        for child in reversed(restarting):
+        for child in reversed(taken_down):
             if child.running:
                 await self._stop(child)
-        for child in list(self._children):
-            if child.spec.restart == "temporary" and not child.running and child in restarting:
-                await self._forget(child)
+        for child in taken_down:
+            if child.spec.restart == "temporary":
+                await self._close(child)
+                self._children.remove(child)
+        delay = await self._backoff_delay()
         for child in restarting:
-            if child in self._children:
-                await self._restart(child)
+            await self._restart(child, delay)
 
     def _restart_set(self, failed: list[_Child]) -> list[_Child]:
-        """The children the strategy restarts, in start order."""
+        """The children the strategy takes down, in start order."""
         order = self._children
         if self.strategy == "one_for_one":
             return [c for c in order if c in failed]
@@ -547,21 +577,18 @@ class Supervisor(Actor[SupervisorRequest]):
         first = min(order.index(c) for c in failed)
         return [c for c in order[first:] if c in failed or c.running]
 
-    async def _forget(self, child: _Child) -> None:
-        # A temporary child taken down by a sibling's failure is not restarted.
-        if child.cell is not None:
-            await child.cell.close()
-        self._children.remove(child)
+    async def _backoff_delay(self) -> float:
+        """Sleep the backoff once per cycle; return the delay."""
+        if self._backoff is None:
+            return 0.0
+        state = tenacity.RetryCallState(retry_object=_RETRY, fn=None, args=(), kwargs={})
+        state.attempt_number = max(1, len(self._intensity))
+        delay = float(self._backoff(state))
+        if delay > 0:
+            await self._sleep(delay)
+        return delay
 
-    async def _restart(self, child: _Child) -> None:
-        if self._backoff is not None:
-            state = tenacity.RetryCallState(retry_object=_RETRY, fn=None, args=(), kwargs={})
-            state.attempt_number = max(1, len(self._intensity))
-            delay = float(self._backoff(state))
-            if delay > 0:
-                await self._sleep(delay)
-        else:
-            delay = 0.0
+    async def _restart(self, child: _Child, delay: float) -> None:
         cell = child.cell
         assert cell is not None
         if cell.stop_requested:
@@ -573,6 +600,8 @@ class Supervisor(Actor[SupervisorRequest]):
         try:
             await self._start(child)
         except ActorStopped:
+            # Stopped through its ref while starting again.
+            await cell.close()
             return
         except ActorError as error:
             # Failing to start again is one more failure, for the next cycle.
@@ -598,7 +627,7 @@ class Supervisor(Actor[SupervisorRequest]):
             actor_id=cell.id,
             path=cell.path,
             incarnation=cell.incarnation,
-            history=self._history,
+            history=tuple(self._history),
             max_restarts=self.max_restarts,
             period=self.period,
         )

@@ -19,8 +19,10 @@ tree is the nursery tree.
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+import types
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, overload
 
 import attrs
 import trio
@@ -64,9 +66,52 @@ ActorState = Literal["starting", "running", "restarting", "stopping", "stopped"]
 _current_cell: contextvars.ContextVar[_Cell] = contextvars.ContextVar("actrio.current_actor")
 
 
-def _cancelled() -> bool:
-    """Whether the running task is inside a cancelled scope."""
-    return trio.current_effective_deadline() == -math.inf
+def _mentions(code: types.CodeType, name: str) -> bool:
+    return name in code.co_names or any(
+        _mentions(const, name) for const in code.co_consts if isinstance(const, types.CodeType)
+    )
+
+
+@functools.cache
+def spawns_children(cls: type[Actor[Any]]) -> bool:
+    """Whether actors of ``cls`` get a nursery for children.
+
+    ``cls.spawns_children`` decides when set; otherwise a class none of whose
+    methods mentions ``spawn`` is a leaf: it runs under a bare cancel scope,
+    which costs far less than a nursery.
+    """
+    declared = cls.spawns_children
+    if declared is not None:
+        return declared
+    for klass in cls.__mro__:
+        if klass in (Actor, Generic, object):
+            continue
+        for value in vars(klass).values():
+            func = value.fget if isinstance(value, property) else value
+            code = getattr(getattr(func, "__func__", func), "__code__", None)
+            if isinstance(code, types.CodeType) and _mentions(code, "spawn"):
+                return True
+    return False
+
+
+def _cancel_probe() -> Callable[[], bool]:
+    """Return an O(1) test of "is the running task's current scope cancelled?".
+
+    ``trio.current_effective_deadline()`` answers too, but walks the whole
+    chain of enclosing scopes, recursively: slow per message, and a
+    RecursionError on deep trees. trio keeps the answer on the cancel status
+    of the task's innermost scope, which stays the same object for as long
+    as the caller stays in that scope; fall back to the public call should
+    trio's internals change.
+    """
+    status = getattr(trio.lowlevel.current_task(), "_cancel_status", None)
+    if isinstance(getattr(status, "effectively_cancelled", None), bool):
+        return lambda: status.effectively_cancelled  # type: ignore[union-attr]
+    return lambda: trio.current_effective_deadline() == -math.inf  # pragma: no cover
+
+
+def _is_cancelled() -> bool:
+    return _cancel_probe()()
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -132,6 +177,15 @@ class Actor(Generic[M]):
     """
 
     _cell: _Cell
+
+    spawns_children: ClassVar[bool | None] = None
+    """Whether this actor gets a nursery for children.
+
+    ``None`` (the default) decides from the class's code: if no method
+    mentions ``spawn``, the actor is a leaf and runs under a bare cancel
+    scope, which is cheaper. Set it to ``True`` when children are spawned
+    from code the class does not contain (a helper function, say).
+    """
 
     async def on_start(self) -> None:
         """Run before the first message; may spawn children. Failing here counts as a crash."""
@@ -223,7 +277,16 @@ class ActorRef(Generic[M]):
             ActorStopped: If the actor is stopped.
         """
         check_message(message)
-        await self._cell.put(message)
+        cell = self._cell
+        if cell.mailbox.closed:
+            await trio.lowlevel.checkpoint()
+            cell.mailbox.rejected += 1
+            raise ActorStopped(f"{cell.path} is stopped")
+        try:
+            await cell.mailbox._send.send(message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            cell.mailbox.rejected += 1
+            raise ActorStopped(f"{cell.path} stopped before it took the message") from None
 
     def tell_nowait(self, message: M) -> None:
         """Send ``message`` without waiting.
@@ -274,7 +337,7 @@ class ActorRef(Generic[M]):
             # Stopping yourself: the cancellation lands at this checkpoint.
             await trio.lowlevel.checkpoint()
             return
-        await cell.closed.wait()
+        await cell.wait_closed()
 
     def statistics(self) -> ActorStatistics:
         """Return a snapshot of the actor and its mailbox."""
@@ -305,6 +368,31 @@ def current_actor() -> ActorRef[Any]:
 class _Cell:
     """Identity, mailbox and incarnation bookkeeping of one actor."""
 
+    __slots__ = (
+        "__weakref__",
+        "_closed_event",
+        "_current_ask",
+        "_forced_exit",
+        "_nursery",
+        "_scope",
+        "actor",
+        "brutal",
+        "children",
+        "closed",
+        "exit_requested",
+        "grace",
+        "id",
+        "incarnation",
+        "mailbox",
+        "name",
+        "parent",
+        "path",
+        "restarts",
+        "state",
+        "stop_requested",
+        "system",
+    )
+
     def __init__(
         self,
         system: ActorSystem,
@@ -330,8 +418,10 @@ class _Cell:
         self.actor: Actor[Any] | None = None
         self.exit_requested = False
         self.stop_requested = False
-        self.closed = trio.Event()
+        self.closed = False
+        self._closed_event: trio.Event | None = None
         self._nursery: trio.Nursery | None = None
+        self._scope: trio.CancelScope | None = None
         self._forced_exit: Exit | None = None
         self._current_ask: Ask[Any] | None = None
 
@@ -352,16 +442,39 @@ class _Cell:
         self.interrupt(brutal=brutal)
 
     def interrupt(self, *, brutal: bool = False) -> None:
-        """Stop the running incarnation only (reason ``stopped``); a restart may follow."""
+        """Stop the running incarnation only (reason ``stopped``); a restart may follow.
+
+        The unsupervised subtree below is cancelled scope by scope, each actor
+        through its own scope, walking the tree without recursion: every task
+        then absorbs its own ``Cancelled`` and exits cleanly, instead of one
+        cancellation propagating as exception groups nested as deep as the
+        tree (which trio cannot even free past a few hundred levels).
+        Supervisors stop their own children, in order, so the walk stops there.
+        """
         self.brutal = self.brutal or brutal
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
+        stack = [self]
+        while stack:
+            cell = stack.pop()
+            if cell._scope is not None:
+                cell._scope.cancel()
+            actor = cell.actor
+            if actor is None or type(actor)._stop_children is Actor._stop_children:
+                stack.extend(cell.children.values())
+
+    async def wait_closed(self) -> None:
+        """Wait until the actor has stopped for good."""
+        if self.closed:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._closed_event is None:
+            self._closed_event = trio.Event()
+        await self._closed_event.wait()
 
     def crash(self, error: ActorError) -> None:
         """End the running incarnation as ``failed`` with exactly ``error``."""
         self._forced_exit = Exit("failed", error)
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
+        if self._scope is not None:
+            self._scope.cancel()
 
     def statistics(self) -> ActorStatistics:
         return ActorStatistics(
@@ -409,24 +522,25 @@ class _Cell:
         self.state = "starting"
         started: list[bool] = [False]
         exit_: Exit | None = None
+        outer: BaseException | None = None
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                if self.stop_requested:
-                    nursery.cancel_scope.cancel()
-                try:
+            if spawns_children(type(actor)):  # type: ignore[arg-type]  # classes hash
+                exit_ = await self._live_with_nursery(actor, task_status, started)
+            else:
+                with trio.CancelScope() as scope:
+                    self._scope = scope
+                    if self.stop_requested:
+                        scope.cancel()
                     exit_ = await self._live(actor, task_status, started)
-                finally:
-                    if type(actor)._stop_children is not Actor._stop_children:
-                        # Unbounded on purpose: the hook bounds each child's stop.
-                        with trio.CancelScope(shield=True):
-                            await actor._stop_children()
-                    nursery.cancel_scope.cancel()
         except Exception as error:
             if is_fatal(error):
                 raise
             exit_ = Exit("failed", self.box(error, "children"), started[0])
+        except BaseException as error:
+            outer = error  # an enclosing scope's Cancelled, or a fatal error
+            raise
         finally:
+            self._scope = None
             self._nursery = None
             self.state = "stopping"
             forced = self._pop_forced_exit()
@@ -434,10 +548,37 @@ class _Cell:
                 exit_ = forced
             elif exit_ is None:
                 exit_ = Exit("stopped", started=started[0])
-            if exit_.reason == "stopped" and _cancelled():
+            if exit_.reason == "stopped" and outer is not None:
                 exit_ = Exit("cancelled", started=started[0])
-            with trio.move_on_after(self.grace, shield=True):
-                exit_ = await self._cleanup(actor, exit_)
+            if self._current_ask is not None:
+                self._current_ask.fail(
+                    ActorStopped(f"{self.path} stopped while handling this message")
+                )
+                self._current_ask = None
+            if self.system.bus.active or (
+                exit_.started and not self.brutal and type(actor).on_stop is not Actor.on_stop
+            ):
+                with trio.move_on_after(self.grace, shield=True):
+                    exit_ = await self._cleanup(actor, exit_)
+        return exit_
+
+    async def _live_with_nursery(
+        self, actor: Actor[Any], task_status: trio.TaskStatus[None], started: list[bool]
+    ) -> Exit | None:
+        exit_: Exit | None = None  # stays None if the nursery swallows its own cancel
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._scope = nursery.cancel_scope
+            if self.stop_requested:
+                nursery.cancel_scope.cancel()
+            try:
+                exit_ = await self._live(actor, task_status, started)
+            finally:
+                if type(actor)._stop_children is not Actor._stop_children:
+                    # Unbounded on purpose: the hook bounds each child's stop.
+                    with trio.CancelScope(shield=True):
+                        await actor._stop_children()
+                nursery.cancel_scope.cancel()
         return exit_
 
     async def _live(
@@ -445,10 +586,10 @@ class _Cell:
     ) -> Exit:
         try:
             if type(actor).on_start is not Actor.on_start:
-                was_cancelled = _cancelled()
+                await trio.lowlevel.checkpoint_if_cancelled()
                 await actor.on_start()
-                if not was_cancelled and _cancelled():
-                    self._report_swallowed("on_start", None)
+                if _is_cancelled():
+                    await self._swallowed("on_start", None)
         except Shutdown:
             return Exit("shutdown", started=False)
         except Exception as error:
@@ -484,18 +625,29 @@ class _Cell:
         receive = mailbox._receive.receive
         receive_nowait = mailbox._receive.receive_nowait
         handle = actor.receive
+        cancelled = _cancel_probe()
         while not self._exit_pending():
             item = await receive()
             batch = 0
             while True:
-                was_cancelled = _cancelled()
+                # Not cancelled here: receive() raises if we are, and so does
+                # the check after each message below.
                 if type(item) is Ask:
                     await self._handle_ask(handle, item)
                 else:
-                    await self._handle_tell(handle, item)
+                    try:
+                        await handle(item)
+                    except Reject:
+                        pass  # nobody waits for a reply to a tell
+                    except Shutdown:
+                        raise
+                    except Exception as error:
+                        if isinstance(error, MemoryError):
+                            raise
+                        raise self.box(error, "receive", item) from error
                 mailbox.processed += 1
-                if not was_cancelled and _cancelled():
-                    self._report_swallowed("receive", item)
+                if cancelled():
+                    await self._swallowed("receive", item)
                 if self._exit_pending():
                     return
                 batch += 1
@@ -527,18 +679,6 @@ class _Cell:
             item.succeed(value)
         self._current_ask = None
 
-    async def _handle_tell(self, handle: Callable[[Any], Awaitable[Any]], message: object) -> None:
-        try:
-            await handle(message)
-        except Reject:
-            pass  # nobody waits for a reply to a tell
-        except Shutdown:
-            raise
-        except Exception as error:
-            if isinstance(error, MemoryError):
-                raise
-            raise self.box(error, "receive", message) from error
-
     def _pop_forced_exit(self) -> Exit | None:
         forced, self._forced_exit = self._forced_exit, None
         return forced
@@ -548,24 +688,30 @@ class _Cell:
         # awaiting the handler cannot change it.
         return self.exit_requested
 
-    def _report_swallowed(self, phase: Literal["on_start", "receive"], item: object) -> None:
-        # Cancelled while user code ran, and yet it returned normally: it
-        # swallowed trio.Cancelled. Report it; the next checkpoint raises again.
+    async def _swallowed(self, phase: Literal["on_start", "receive"], item: object) -> None:
+        # User code returned normally inside a cancelled scope: it swallowed
+        # trio.Cancelled. Report it, then let the cancellation land for real.
+        await self._report_swallowed(phase, item)
+        await trio.lowlevel.checkpoint()
+        raise AssertionError("a cancelled checkpoint returned")  # pragma: no cover
+
+    async def _report_swallowed(self, phase: Literal["on_start", "receive"], item: object) -> None:
+        bus = self.system.bus
+        if not bus.active:
+            return
         message = item.message if type(item) is Ask else item
-        self.system._report_soon(
-            CancellationIgnored(
-                actor_id=self.id,
-                path=self.path,
-                phase=phase,
-                message_type=None if message is None else type(message).__qualname__,
+        with trio.move_on_after(self.grace, shield=True):
+            await bus.publish(
+                CancellationIgnored(
+                    actor_id=self.id,
+                    path=self.path,
+                    phase=phase,
+                    message_type=None if message is None else type(message).__qualname__,
+                )
             )
-        )
 
     async def _cleanup(self, actor: Actor[Any], exit_: Exit) -> Exit:
         # Runs shielded, bounded by the grace.
-        if self._current_ask is not None:
-            self._current_ask.fail(ActorStopped(f"{self.path} stopped while handling this message"))
-            self._current_ask = None
         if exit_.started and not self.brutal:
             try:
                 await actor.on_stop()
@@ -601,10 +747,10 @@ class _Cell:
     async def close(self) -> None:
         """End the actor for good: refuse messages, dead-letter what is queued.
 
-        Call it shielded; it never blocks for long (only lossless subscribers
-        can make it wait).
+        Never raises ``Cancelled``: the dead-letter events are published
+        shielded, within the grace.
         """
-        if self.closed.is_set() or self.mailbox.closed:
+        if self.closed or self.mailbox.closed:
             return
         self.state = "stopped"
         left = self.mailbox.close()
@@ -615,17 +761,20 @@ class _Cell:
         self.system._unregister(self)
         try:
             bus = self.system.bus
-            if bus.active:
-                for item in left:
-                    message = item.message if type(item) is Ask else item
-                    await bus.publish(
-                        MessageDeadLettered(
-                            actor_id=self.id,
-                            path=self.path,
-                            message_type=type(message).__qualname__,
-                            reason="actor_stopped",
+            if left and bus.active:
+                with trio.move_on_after(self.grace, shield=True):
+                    for item in left:
+                        message = item.message if type(item) is Ask else item
+                        await bus.publish(
+                            MessageDeadLettered(
+                                actor_id=self.id,
+                                path=self.path,
+                                message_type=type(message).__qualname__,
+                                reason="actor_stopped",
+                            )
                         )
-                    )
         finally:
             # Set last, so whoever waits for the stop also waits for its events.
-            self.closed.set()
+            self.closed = True
+            if self._closed_event is not None:
+                self._closed_event.set()

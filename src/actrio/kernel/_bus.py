@@ -97,6 +97,9 @@ class Subscription:
         self._active = True
         self._draining = False
         self._done = trio.Event()
+        # Shielded, so an enclosing cancel does not cut delivery short; the
+        # bus closes every subscription (cancelling this) when it shuts down.
+        self._scope = trio.CancelScope(shield=True)
 
     def wants(self, event: Event) -> bool:
         """Whether this subscription takes ``event``."""
@@ -121,6 +124,7 @@ class Subscription:
             return
         self._active = False
         self._queue.clear()
+        self._scope.cancel()
         self._bus._forget(self)
         self._not_empty.unpark_all()
         self._not_full.unpark_all()
@@ -182,8 +186,9 @@ class Subscription:
 
     async def _run(self) -> None:
         try:
-            while (event := await self._next()) is not None:
-                await self._deliver(event)
+            with self._scope:
+                while (event := await self._next()) is not None:
+                    await self._deliver(event)
         finally:
             self._done.set()
 
@@ -329,15 +334,17 @@ class EventBus:
             grace: Seconds to wait for the drain before discarding the rest.
         """
         self._closed = True
-        with trio.move_on_after(grace):
-            # Let publishers already waiting for room finish first.
-            async with self._lock:
-                subs = list(self._subscribers)
+        try:
+            with trio.move_on_after(grace):
+                # Let publishers already waiting for room finish first.
+                async with self._lock:
+                    subs = list(self._subscribers)
+                    for sub in subs:
+                        sub._draining = True
+                        sub._not_empty.unpark_all()
                 for sub in subs:
-                    sub._draining = True
-                    sub._not_empty.unpark_all()
-            for sub in subs:
-                await sub._done.wait()
-        subs = list(self._subscribers)
-        for sub in subs:
-            sub.close()
+                    await sub._done.wait()
+        finally:
+            # Whatever cut the drain short, no subscriber task outlives the bus.
+            for sub in list(self._subscribers):
+                sub.close()

@@ -287,6 +287,8 @@ class Supervisor(Actor[SupervisorRequest]):
         self._lock = trio.Lock()
         self._watch_scope = trio.CancelScope()
 
+    spawns_children = True  # its children live in its nursery
+
     # -- lifecycle --
 
     async def on_start(self) -> None:
@@ -405,7 +407,7 @@ class Supervisor(Actor[SupervisorRequest]):
 
     async def _start(self, child: _Child) -> None:
         cell = child.cell
-        if cell is None or cell.closed.is_set():
+        if cell is None or cell.closed:
             grace = child.grace
             cell = self._cell.system._new_cell(
                 None,
@@ -453,8 +455,7 @@ class Supervisor(Actor[SupervisorRequest]):
             except BaseException:
                 child.running = False
                 child.done.set()
-                with trio.move_on_after(cell.grace, shield=True):
-                    await cell.close()
+                await cell.close()
                 raise
             child.running = False
             child.done.set()

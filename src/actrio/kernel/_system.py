@@ -198,11 +198,19 @@ class ActorSystem:
         if getattr(actor, "_cell", None) is not None:
             raise UsageError(f"{actor!r} was already spawned; spawn a fresh instance")
         nursery = self._actors_nursery if parent is None else parent._nursery
+        if nursery is None and parent is not None and parent._scope is not None:
+            await trio.lowlevel.checkpoint()
+            raise UsageError(
+                f"{parent.path} runs as a leaf actor (no method of "
+                f"{type(parent.actor).__qualname__} mentions `spawn`), so it has no nursery "
+                "for children; set `spawns_children = True` on the class"
+            )
         if nursery is None:
             await trio.lowlevel.checkpoint()
             owner = "the actor system" if parent is None else parent.path
             raise ActorStopped(f"{owner} is not running, so it cannot spawn")
         cell = self._new_cell(actor, parent=parent, name=name, capacity=capacity)
+        actor._cell = cell  # claimed now: spawning it again is refused at once
         if type(actor).on_start is Actor.on_start:
             # Nothing can fail before the first message: no need to wait.
             nursery.start_soon(self._run_unsupervised, cell, actor, name=cell.path)
@@ -220,8 +228,7 @@ class ActorSystem:
         try:
             exit_ = await cell.run_incarnation(actor, task_status)
         finally:
-            with trio.move_on_after(cell.grace, shield=True):
-                await cell.close()
+            await cell.close()
         if exit_.error is not None:
             # Crash the parent (structured concurrency); before task_status.started()
             # this reaches the spawner instead, as a StartError.
@@ -229,17 +236,28 @@ class ActorSystem:
         if not exit_.started and exit_.reason == "shutdown":
             raise ActorStopped(f"{cell.path} shut down during on_start")
 
-    def _report_soon(self, event: Event) -> None:
-        if self.bus.active:
-            self._service.start_soon(self.bus.publish, event)
-
     async def _shutdown(self) -> None:
         # Stop top-level actors in reverse spawn order, within the grace.
         self._actors_nursery = None  # no new top-level actors from here on
         with trio.move_on_after(self.shutdown_grace, shield=True):
-            for cell in reversed(list(self._top.values())):
+            cells = list(self._top.values())
+            for cell in reversed(cells):
                 cell.request_stop()
-                await cell.closed.wait()
+                if _stop_is_observable(cell):
+                    await cell.wait_closed()  # newest first, one at a time
+            for cell in cells:
+                await cell.wait_closed()
+
+
+def _stop_is_observable(cell: _Cell) -> bool:
+    """Whether anyone could tell the order in which ``cell`` stopped."""
+    actor = cell.actor
+    return (
+        cell.system.bus.active
+        or actor is None
+        or type(actor).on_stop is not Actor.on_stop
+        or cell._nursery is not None
+    )
 
 
 @asynccontextmanager
@@ -277,7 +295,7 @@ async def open_actor_system(
         finally:
             try:
                 await system._shutdown()
-                with trio.move_on_after(shutdown_grace, shield=True):
+                with trio.CancelScope(shield=True):  # aclose bounds itself by the grace
                     await system.bus.aclose(grace=shutdown_grace)
             finally:
                 nursery.cancel_scope.cancel()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import math
+import traceback
 import types
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar, overload
 
@@ -112,6 +113,27 @@ def _cancel_probe() -> Callable[[], bool]:
 
 def _is_cancelled() -> bool:
     return _cancel_probe()()
+
+
+def _release_frames(error: BaseException) -> None:
+    """Drop the locals of finished frames in ``error``'s tracebacks.
+
+    A stored error (in a supervisor's history, an asker's hands) otherwise
+    keeps every frame it passed through alive, and those frames hold the
+    actor, its cell and the error itself: reference cycles that only the
+    garbage collector can free. File and line information stays.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException] = [error]
+    while todo:
+        exc = todo.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)  # skips frames still running
+        todo.extend(e for e in (exc.__cause__, exc.__context__) if e is not None)
+        if isinstance(exc, BaseExceptionGroup):
+            todo.extend(exc.exceptions)
 
 
 def is_fatal(error: BaseException) -> bool:
@@ -445,21 +467,29 @@ class _Cell:
         """Stop the running incarnation only (reason ``stopped``); a restart may follow.
 
         The unsupervised subtree below is cancelled scope by scope, each actor
-        through its own scope, walking the tree without recursion: every task
-        then absorbs its own ``Cancelled`` and exits cleanly, instead of one
-        cancellation propagating as exception groups nested as deep as the
-        tree (which trio cannot even free past a few hundred levels).
-        Supervisors stop their own children, in order, so the walk stops there.
+        through its own scope, walking the tree without recursion, so every
+        task absorbs its own ``Cancelled`` and exits cleanly. Supervisors stop
+        their own children, in order, so the walk stops there.
         """
         self.brutal = self.brutal or brutal
-        stack = [self]
+        self._stop_subtree(include_self=True)
+
+    def _stop_subtree(self, *, include_self: bool) -> None:
+        # Descendants are stopped for good: unsupervised children never restart.
+        stack = [self] if include_self else self._unsupervised_children()
         while stack:
             cell = stack.pop()
+            if cell is not self:
+                cell.stop_requested = True
             if cell._scope is not None:
                 cell._scope.cancel()
-            actor = cell.actor
-            if actor is None or type(actor)._stop_children is Actor._stop_children:
-                stack.extend(cell.children.values())
+            stack.extend(cell._unsupervised_children())
+
+    def _unsupervised_children(self) -> list[_Cell]:
+        actor = self.actor
+        if actor is not None and type(actor)._stop_children is not Actor._stop_children:
+            return []  # a supervisor stops its own children, in order
+        return list(self.children.values())
 
     async def wait_closed(self) -> None:
         """Wait until the actor has stopped for good."""
@@ -540,45 +570,67 @@ class _Cell:
             outer = error  # an enclosing scope's Cancelled, or a fatal error
             raise
         finally:
-            self._scope = None
-            self._nursery = None
-            self.state = "stopping"
-            forced = self._pop_forced_exit()
-            if forced is not None:
-                exit_ = forced
-            elif exit_ is None:
-                exit_ = Exit("stopped", started=started[0])
-            if exit_.reason == "stopped" and outer is not None:
-                exit_ = Exit("cancelled", started=started[0])
-            if self._current_ask is not None:
-                self._current_ask.fail(
-                    ActorStopped(f"{self.path} stopped while handling this message")
-                )
-                self._current_ask = None
-            if self.system.bus.active or (
-                exit_.started and not self.brutal and type(actor).on_stop is not Actor.on_stop
-            ):
-                with trio.move_on_after(self.grace, shield=True):
-                    exit_ = await self._cleanup(actor, exit_)
+            exit_ = await self._end_incarnation(actor, exit_, outer, started=started[0])
         return exit_
+
+    async def _end_incarnation(
+        self, actor: Actor[Any], exit_: Exit | None, outer: BaseException | None, *, started: bool
+    ) -> Exit:
+        """Settle the exit reason, run on_stop, report; never raises Cancelled."""
+        self._scope = None
+        self._nursery = None
+        self.state = "stopping"
+        forced = self._pop_forced_exit()
+        if forced is not None:
+            exit_ = forced
+        elif exit_ is None:
+            exit_ = Exit("stopped", started=started)
+        if exit_.reason == "stopped" and outer is not None:
+            exit_ = Exit("cancelled", started=started)
+        if self._current_ask is not None:
+            self._current_ask.fail(ActorStopped(f"{self.path} stopped while handling this message"))
+            self._current_ask = None
+        if exit_.started and not self.brutal and type(actor).on_stop is not Actor.on_stop:
+            with trio.move_on_at(self._grace_deadline(), shield=True):
+                exit_ = await self._run_on_stop(actor, exit_)
+        if exit_.error is not None:
+            _release_frames(exit_.error)
+        if self.system.bus.active:
+            # Its own scope: an on_stop that overran its grace still gets
+            # its exit reported.
+            with trio.move_on_after(self.grace, shield=True):
+                await self._publish_exit(actor, exit_)
+        return exit_
+
+    def _grace_deadline(self) -> float:
+        return min(trio.current_time() + self.grace, self.system._shutdown_deadline)
 
     async def _live_with_nursery(
         self, actor: Actor[Any], task_status: trio.TaskStatus[None], started: list[bool]
     ) -> Exit | None:
-        exit_: Exit | None = None  # stays None if the nursery swallows its own cancel
+        # The loop runs under its own scope inside the nursery, and the
+        # nursery's scope is never cancelled by us: children are stopped
+        # through their own scopes, so each absorbs its own Cancelled and the
+        # nursery exits cleanly. (Cancelling the nursery's scope would make
+        # every descendant's Cancelled travel up to it, as exception groups
+        # nested as deep as the tree, which trio cannot free past a few
+        # hundred levels.)
+        exit_: Exit | None = None  # stays None if the scope absorbs a stop
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            self._scope = nursery.cancel_scope
-            if self.stop_requested:
-                nursery.cancel_scope.cancel()
             try:
-                exit_ = await self._live(actor, task_status, started)
+                with trio.CancelScope() as scope:
+                    self._scope = scope
+                    if self.stop_requested:
+                        scope.cancel()
+                    exit_ = await self._live(actor, task_status, started)
             finally:
+                self._scope = None
                 if type(actor)._stop_children is not Actor._stop_children:
                     # Unbounded on purpose: the hook bounds each child's stop.
                     with trio.CancelScope(shield=True):
                         await actor._stop_children()
-                nursery.cancel_scope.cancel()
+                self._stop_subtree(include_self=False)
         return exit_
 
     async def _live(
@@ -710,15 +762,16 @@ class _Cell:
                 )
             )
 
-    async def _cleanup(self, actor: Actor[Any], exit_: Exit) -> Exit:
-        # Runs shielded, bounded by the grace.
-        if exit_.started and not self.brutal:
-            try:
-                await actor.on_stop()
-            except Exception as error:
-                if isinstance(error, MemoryError):
-                    raise
-                exit_ = Exit("failed", self.box(error, "on_stop"), started=exit_.started)
+    async def _run_on_stop(self, actor: Actor[Any], exit_: Exit) -> Exit:
+        try:
+            await actor.on_stop()
+        except Exception as error:
+            if isinstance(error, MemoryError):
+                raise
+            return Exit("failed", self.box(error, "on_stop"), started=exit_.started)
+        return exit_
+
+    async def _publish_exit(self, actor: Actor[Any], exit_: Exit) -> None:
         bus = self.system.bus
         if bus.active:
             if exit_.error is not None:
@@ -742,7 +795,6 @@ class _Cell:
                         reason=exit_.reason,
                     )
                 )
-        return exit_
 
     async def close(self) -> None:
         """End the actor for good: refuse messages, dead-letter what is queued.
@@ -753,6 +805,9 @@ class _Cell:
         if self.closed or self.mailbox.closed:
             return
         self.state = "stopped"
+        # Break the actor <-> cell link: nothing of a stopped actor is cyclic.
+        self.actor = None
+        self._forced_exit = None
         left = self.mailbox.close()
         self.mailbox.dead_lettered += len(left)
         for item in left:

@@ -24,9 +24,10 @@ ExitReason = Literal["normal", "shutdown", "stopped", "failed", "cancelled"]
 
 - ``normal``: it called :meth:`Actor.stop` on itself.
 - ``shutdown``: it raised :class:`Shutdown`.
-- ``stopped``: it was stopped through ``ref.stop()`` or its supervisor.
+- ``stopped``: it was stopped through ``ref.stop()``, by its supervisor, by
+  its parent stopping, or by the system shutting down.
 - ``failed``: an ``Exception`` escaped it.
-- ``cancelled``: an enclosing scope (its parent, the system) was cancelled.
+- ``cancelled``: a trio cancel scope enclosing the actor system was cancelled.
 """
 
 

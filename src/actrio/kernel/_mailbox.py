@@ -168,6 +168,9 @@ class Mailbox:
     def close(self) -> list[object]:
         """Refuse further messages and return those still queued."""
         self.closed = True
+        # Send side first: senders still waiting for room are refused
+        # (ActorStopped), rather than let into the buffer and dead-lettered.
+        self._send.close()
         left: list[object] = []
         while True:
             try:
@@ -175,7 +178,6 @@ class Mailbox:
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                 break
         self._receive.close()
-        self._send.close()
         return left
 
     def statistics(self) -> MailboxStatistics:

@@ -564,6 +564,9 @@ class Supervisor(Actor[SupervisorRequest]):
             if child.spec.restart == "temporary":
                 await self._close(child)
                 self._children.remove(child)
+        for child in restarting:
+            if child.cell is not None and not child.cell.closed:
+                child.cell.state = "restarting"
         delay = await self._backoff_delay()
         for child in restarting:
             await self._restart(child, delay)

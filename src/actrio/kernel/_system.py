@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextvars
+import math
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import trio
 
-from actrio.kernel._actor import Actor, ActorRef, _Cell
+from actrio.kernel._actor import Actor, ActorRef, _Cell, _current_cell
 from actrio.kernel._bus import EventBus, SubscriberMode, Subscription
 from actrio.kernel._exceptions import ActorStopped, NameTaken, UsageError
 from actrio.kernel._mailbox import DEFAULT_CAPACITY
@@ -81,6 +82,7 @@ class ActorSystem:
         self._registry: dict[str, _Cell] = {}
         self._top: dict[str, _Cell] = {}
         self._spawned = 0
+        self._shutdown_deadline = math.inf  # set once shutdown starts
 
     # -- public API --
 
@@ -193,6 +195,7 @@ class ActorSystem:
         name: str | None,
         capacity: int | None,
     ) -> ActorRef[Any]:
+        await trio.lowlevel.checkpoint_if_cancelled()  # a cancelled spawn starts nothing
         if not isinstance(actor, Actor):
             raise UsageError(f"spawn() takes an Actor instance, got {type(actor).__qualname__}")
         if getattr(actor, "_cell", None) is not None:
@@ -239,7 +242,9 @@ class ActorSystem:
     async def _shutdown(self) -> None:
         # Stop top-level actors in reverse spawn order, within the grace.
         self._actors_nursery = None  # no new top-level actors from here on
-        with trio.move_on_after(self.shutdown_grace, shield=True):
+        # One deadline for the whole shutdown: stops, on_stop hooks, drain.
+        self._shutdown_deadline = trio.current_time() + self.shutdown_grace
+        with trio.move_on_at(self._shutdown_deadline, shield=True):
             cells = list(self._top.values())
             for cell in reversed(cells):
                 cell.request_stop()
@@ -295,8 +300,9 @@ async def open_actor_system(
         finally:
             try:
                 await system._shutdown()
-                with trio.CancelScope(shield=True):  # aclose bounds itself by the grace
-                    await system.bus.aclose(grace=shutdown_grace)
+                with trio.CancelScope(shield=True):  # aclose bounds itself
+                    remaining = system._shutdown_deadline - trio.current_time()
+                    await system.bus.aclose(grace=max(0.0, remaining))
             finally:
                 nursery.cancel_scope.cancel()
                 _current_system.reset(token)
@@ -308,6 +314,9 @@ def current_system() -> ActorSystem:
     Raises:
         UsageError: Outside any actor system.
     """
+    cell = _current_cell.get(None)
+    if cell is not None:
+        return cell.system  # right even with several systems open in one task
     system = _current_system.get(None)
     if system is None:
         raise UsageError("current_system() called outside an actor system")

@@ -25,7 +25,7 @@ from actrio.kernel import (
     WhichChildren,
     open_actor_system,
 )
-from supervision_strategies import (
+from strategies import (
     CrashSchedule,
     crash_schedules,
     first_refused,

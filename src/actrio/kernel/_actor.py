@@ -472,6 +472,10 @@ class _Cell:
         their own children, in order, so the walk stops there.
         """
         self.brutal = self.brutal or brutal
+        if not self.children:  # the common case: a leaf
+            if self._scope is not None:
+                self._scope.cancel()
+            return
         self._stop_subtree(include_self=True)
 
     def _stop_subtree(self, *, include_self: bool) -> None:

@@ -251,7 +251,8 @@ class ActorSystem:
                 if _stop_is_observable(cell):
                     await cell.wait_closed()  # newest first, one at a time
             for cell in cells:
-                await cell.wait_closed()
+                if not cell.closed:  # no yield per actor already gone
+                    await cell.wait_closed()
 
 
 def _stop_is_observable(cell: _Cell) -> bool:

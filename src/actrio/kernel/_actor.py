@@ -299,16 +299,7 @@ class ActorRef(Generic[M]):
             ActorStopped: If the actor is stopped.
         """
         check_message(message)
-        cell = self._cell
-        if cell.mailbox.closed:
-            await trio.lowlevel.checkpoint()
-            cell.mailbox.rejected += 1
-            raise ActorStopped(f"{cell.path} is stopped")
-        try:
-            await cell.mailbox._send.send(message)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            cell.mailbox.rejected += 1
-            raise ActorStopped(f"{cell.path} stopped before it took the message") from None
+        await self._cell.mailbox.put(message)
 
     def tell_nowait(self, message: M) -> None:
         """Send ``message`` without waiting.
@@ -319,9 +310,6 @@ class ActorRef(Generic[M]):
             ActorStopped: If the actor is stopped.
         """
         check_message(message)
-        if self._cell.mailbox.closed:
-            self._cell.mailbox.rejected += 1
-            raise ActorStopped(f"{self._cell.path} is stopped")
         self._cell.mailbox.put_nowait(message)
 
     @overload
@@ -342,7 +330,7 @@ class ActorRef(Generic[M]):
         """
         check_message(message)
         envelope: Ask[Any] = Ask(message)
-        await self._cell.put(envelope)
+        await self._cell.mailbox.put(envelope)
         return await envelope.wait()
 
     async def stop(self) -> None:
@@ -430,7 +418,7 @@ class _Cell:
         self.name = name
         self.parent = parent
         self.path: str = f"{parent.path if parent is not None else ''}/{name}"
-        self.mailbox = Mailbox(capacity)
+        self.mailbox = Mailbox(capacity, owner=self.path)
         self.grace = grace
         self.brutal = False
         self.state: ActorState = "starting"
@@ -448,15 +436,6 @@ class _Cell:
         self._current_ask: Ask[Any] | None = None
 
     # -- control from outside the incarnation --
-
-    async def put(self, item: object) -> None:
-        """Queue ``item`` for this actor; always a checkpoint."""
-        mailbox = self.mailbox
-        if mailbox.closed:
-            await trio.lowlevel.checkpoint()
-            mailbox.rejected += 1
-            raise ActorStopped(f"{self.path} is stopped")
-        await mailbox.put(item)
 
     def request_stop(self, *, brutal: bool = False) -> None:
         """Stop the running incarnation (reason ``stopped``) and keep it stopped."""
@@ -554,27 +533,26 @@ class _Cell:
         self.brutal = False
         _current_cell.set(self)
         self.state = "starting"
-        started: list[bool] = [False]
         exit_: Exit | None = None
         outer: BaseException | None = None
         try:
             if spawns_children(type(actor)):  # type: ignore[arg-type]  # classes hash
-                exit_ = await self._live_with_nursery(actor, task_status, started)
+                exit_ = await self._live_with_nursery(actor, task_status)
             else:
                 with trio.CancelScope() as scope:
                     self._scope = scope
                     if self.stop_requested:
                         scope.cancel()
-                    exit_ = await self._live(actor, task_status, started)
+                    exit_ = await self._live(actor, task_status)
         except Exception as error:
             if is_fatal(error):
                 raise
-            exit_ = Exit("failed", self.box(error, "children"), started[0])
+            exit_ = Exit("failed", self.box(error, "children"), self._started())
         except BaseException as error:
             outer = error  # an enclosing scope's Cancelled, or a fatal error
             raise
         finally:
-            exit_ = await self._end_incarnation(actor, exit_, outer, started=started[0])
+            exit_ = await self._end_incarnation(actor, exit_, outer, started=self._started())
         return exit_
 
     async def _end_incarnation(
@@ -610,7 +588,7 @@ class _Cell:
         return min(trio.current_time() + self.grace, self.system._shutdown_deadline)
 
     async def _live_with_nursery(
-        self, actor: Actor[Any], task_status: trio.TaskStatus[None], started: list[bool]
+        self, actor: Actor[Any], task_status: trio.TaskStatus[None]
     ) -> Exit | None:
         # The loop runs under its own scope inside the nursery, and the
         # nursery's scope is never cancelled by us: children are stopped
@@ -627,7 +605,7 @@ class _Cell:
                     self._scope = scope
                     if self.stop_requested:
                         scope.cancel()
-                    exit_ = await self._live(actor, task_status, started)
+                    exit_ = await self._live(actor, task_status)
             finally:
                 self._scope = None
                 if type(actor)._stop_children is not Actor._stop_children:
@@ -637,9 +615,7 @@ class _Cell:
                 self._stop_subtree(include_self=False)
         return exit_
 
-    async def _live(
-        self, actor: Actor[Any], task_status: trio.TaskStatus[None], started: list[bool]
-    ) -> Exit:
+    async def _live(self, actor: Actor[Any], task_status: trio.TaskStatus[None]) -> Exit:
         try:
             if type(actor).on_start is not Actor.on_start:
                 await trio.lowlevel.checkpoint_if_cancelled()
@@ -652,8 +628,7 @@ class _Cell:
             if isinstance(error, MemoryError):
                 raise
             return Exit("failed", self.box(error, "on_start"), started=False)
-        started[0] = True
-        self.state = "running"
+        self.state = "running"  # from here on, the incarnation counts as started
         bus = self.system.bus
         if bus.active:
             await bus.publish(
@@ -738,6 +713,11 @@ class _Cell:
     def _pop_forced_exit(self) -> Exit | None:
         forced, self._forced_exit = self._forced_exit, None
         return forced
+
+    def _started(self) -> bool:
+        # _live sets "running" once on_start is done; nothing else does
+        # until the incarnation ends. (A method, for the type checker's sake.)
+        return self.state == "running"
 
     def _exit_pending(self) -> bool:
         # A method, not the attribute, so type checkers do not assume that

@@ -123,11 +123,12 @@ class Mailbox:
         "capacity",
         "closed",
         "dead_lettered",
+        "owner",
         "processed",
         "rejected",
     )
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, owner: str = "the actor") -> None:
         if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
             raise ValueError(f"mailbox capacity must be a positive int, not {capacity!r}")
         # Unsubscripted on purpose: open_memory_channel[object] builds a
@@ -136,6 +137,7 @@ class Mailbox:
         channel = trio.open_memory_channel(capacity)
         self._send, self._receive = channel
         self.capacity = capacity
+        self.owner = owner  # named in ActorStopped messages
         self.processed = 0
         self.rejected = 0
         self.dead_lettered = 0
@@ -147,11 +149,15 @@ class Mailbox:
         Raises:
             ActorStopped: If the mailbox is, or becomes, closed.
         """
+        if self.closed:
+            await trio.lowlevel.checkpoint()
+            self.rejected += 1
+            raise ActorStopped(f"{self.owner} is stopped")
         try:
             await self._send.send(item)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             self.rejected += 1
-            raise ActorStopped("the actor stopped before it took the message") from None
+            raise ActorStopped(f"{self.owner} stopped before it took the message") from None
 
     def put_nowait(self, item: object) -> None:
         """Queue ``item`` or raise.
@@ -160,14 +166,14 @@ class Mailbox:
             trio.WouldBlock: If the mailbox is full.
             ActorStopped: If the mailbox is closed.
         """
+        if self.closed:
+            self.rejected += 1
+            raise ActorStopped(f"{self.owner} is stopped")
         try:
             self._send.send_nowait(item)
         except trio.WouldBlock:
             self.rejected += 1
             raise
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.rejected += 1
-            raise ActorStopped("the actor is stopped") from None
 
     def close(self) -> list[object]:
         """Refuse further messages and return those still queued."""

@@ -77,7 +77,6 @@ class ActorSystem:
         self.bus = EventBus(service_nursery)
         self.mailbox_capacity = mailbox_capacity
         self.shutdown_grace = shutdown_grace
-        self._service = service_nursery
         self._actors_nursery: trio.Nursery | None = None
         self._registry: dict[str, _Cell] = {}
         self._top: dict[str, _Cell] = {}

@@ -9,7 +9,21 @@ import trio
 
 import actrio
 
-PUBLIC_MODULES = ["actrio", "actrio.kernel", "actrio.actors", "actrio.adapters"]
+PUBLIC_MODULES = [
+    "actrio",
+    "actrio.kernel",
+    "actrio.actors",
+    "actrio.adapters",
+    "actrio.codecs",
+    "actrio.events",
+    "actrio.guardrails",
+    "actrio.intercepts",
+    "actrio.llm",
+    "actrio.middleware",
+    "actrio.observe",
+    "actrio.runtime",
+    "actrio.tools",
+]
 
 # Names the issue fixes; code outside the project relies on them.
 REQUIRED = {
@@ -21,7 +35,29 @@ REQUIRED = {
     "WouldBlock",
     "ActorStopped",
     "run",
+    # issue 3: scopes, events, middleware, plugins
+    "open_scope",
+    "ScopeType",
+    "ScopeAttributes",
+    "mark",
+    "LLMRequest",
+    "ScopeStarted",
+    "ScopeEnded",
+    "Mark",
+    "guardrails",
+    "intercepts",
+    "Plugin",
+    "tools",
+    "llm",
 }
+
+CALLABLES = ["tools.execute", "llm.execute", "llm.stream_execute"]
+
+
+@pytest.mark.parametrize("dotted", CALLABLES)
+def test_instrumented_calls_are_reachable_from_the_package(dotted: str) -> None:
+    module, name = dotted.split(".")
+    assert callable(getattr(getattr(actrio, module), name))
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

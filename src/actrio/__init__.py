@@ -4,8 +4,71 @@ Every scope, tool call and model call is an actor in a trio nursery tree, so
 cancellation, budgeting and supervision follow structured concurrency.
 """
 
+from actrio import guardrails as guardrails
+from actrio import intercepts as intercepts
+from actrio import llm as llm
+from actrio import tools as tools
 from actrio._version import __version__ as __version__
+from actrio.actors import Scope as Scope
+from actrio.actors import ScopeCancel as ScopeCancel
+from actrio.actors import ScopeCancelled as ScopeCancelled
+from actrio.actors import ScopeTimeout as ScopeTimeout
+from actrio.actors import current_scope as current_scope
+from actrio.actors import mark as mark
+from actrio.actors import open_scope as open_scope
+from actrio.codecs import AnnotatedLLMRequest as AnnotatedLLMRequest
+from actrio.codecs import AnnotatedLLMResponse as AnnotatedLLMResponse
+from actrio.codecs import LLMRequest as LLMRequest
+from actrio.events import Mark as Mark
+from actrio.events import ScopeAttributes as ScopeAttributes
+from actrio.events import ScopeEnded as ScopeEnded
+from actrio.events import ScopeEvent as ScopeEvent
+from actrio.events import ScopeStarted as ScopeStarted
+from actrio.events import ScopeType as ScopeType
 from actrio.kernel import *  # noqa: F403 - the kernel's surface is actrio's surface
 from actrio.kernel import __all__ as _kernel_all
+from actrio.middleware import GuardrailBlocked as GuardrailBlocked
+from actrio.middleware import MiddlewareError as MiddlewareError
+from actrio.middleware import Plugin as Plugin
+from actrio.middleware import PluginConfigError as PluginConfigError
+from actrio.middleware import PluginError as PluginError
+from actrio.runtime import Runtime as Runtime
+from actrio.runtime import current_runtime as current_runtime
+from actrio.runtime import open_runtime as open_runtime
 
-__all__ = tuple(sorted(("__version__", *_kernel_all)))
+__all__ = tuple(
+    sorted(
+        (
+            "AnnotatedLLMRequest",
+            "AnnotatedLLMResponse",
+            "GuardrailBlocked",
+            "LLMRequest",
+            "Mark",
+            "MiddlewareError",
+            "Plugin",
+            "PluginConfigError",
+            "PluginError",
+            "Runtime",
+            "Scope",
+            "ScopeAttributes",
+            "ScopeCancel",
+            "ScopeCancelled",
+            "ScopeEnded",
+            "ScopeEvent",
+            "ScopeStarted",
+            "ScopeTimeout",
+            "ScopeType",
+            "__version__",
+            "current_runtime",
+            "current_scope",
+            "guardrails",
+            "intercepts",
+            "llm",
+            "mark",
+            "open_runtime",
+            "open_scope",
+            "tools",
+            *_kernel_all,
+        )
+    )
+)

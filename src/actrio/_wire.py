@@ -16,10 +16,32 @@ from typing import Any
 import attrs
 import cattrs
 
-__all__ = ("converter", "kind_of", "register_kind_union")
+__all__ = ("converter", "kind_of", "register_kind_union", "structure_tagged")
 
 converter = cattrs.Converter(forbid_extra_keys=True)
 """The converter. Unknown keys are rejected, so a typo never passes silently."""
+
+
+def _strict(cls: type[Any], accepts: tuple[type[Any], ...]) -> None:
+    def structure(value: Any, _: Any) -> Any:
+        if isinstance(value, bool) and bool not in accepts:
+            raise TypeError(f"expected {cls.__name__}, got bool")
+        if not isinstance(value, accepts):
+            raise TypeError(f"expected {cls.__name__}, got {type(value).__name__}")
+        return cls(value) if cls is float else value
+
+    converter.register_structure_hook(cls, structure)
+
+
+# No silent coercion on the way in: "1" is not an int, 1 is not a str, "no" is not a bool.
+_strict(str, (str,))
+_strict(int, (int,))
+_strict(float, (int, float))
+_strict(bool, (bool,))
+
+
+_by_kind: dict[str, type[Any]] = {}
+"""Every registered ``kind`` tag and its class: a static table of types, filled at import."""
 
 
 def kind_of(cls: type[Any]) -> str:
@@ -55,9 +77,11 @@ def register_kind_union(union: Any) -> dict[str, type[Any]]:
     by_kind: dict[str, type[Any]] = {}
     for cls in members:
         tag = kind_of(cls)
-        if tag in by_kind:
-            raise TypeError(f"kind {tag!r} is declared by both {by_kind[tag]!r} and {cls!r}")
+        known = by_kind.get(tag) or _by_kind.get(tag)
+        if known is not None and known is not cls:
+            raise TypeError(f"kind {tag!r} is declared by both {known!r} and {cls!r}")
         by_kind[tag] = cls
+    _by_kind.update(by_kind)
 
     def structure(data: Any, _: Any) -> Any:
         if not isinstance(data, dict) or "kind" not in data:
@@ -69,3 +93,18 @@ def register_kind_union(union: Any) -> dict[str, type[Any]]:
 
     converter.register_structure_hook(union, structure)
     return by_kind
+
+
+def structure_tagged(data: Any) -> Any:
+    """Structure a mapping into the class its ``kind`` names, from any registered union.
+
+    Raises:
+        ValueError: If ``data`` has no known ``kind``.
+        cattrs.errors.ClassValidationError: If the fields do not fit the class.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        raise ValueError(f"expected a mapping with a string 'kind' key, got {data!r}")
+    cls = _by_kind.get(data["kind"])
+    if cls is None:
+        raise ValueError(f"unknown kind {data['kind']!r}")
+    return converter.structure(data, cls)

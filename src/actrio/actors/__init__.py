@@ -1,7 +1,23 @@
-"""Agent-layer actors: scopes, model calls, tool calls and agents.
+"""Actors of the agent runtime: scopes and instrumented calls (later: agents)."""
 
-Empty for now: they arrive with the scope and agent issues, built on
-:mod:`actrio.kernel`.
-"""
+from actrio.actors._calls import LLMStream as LLMStream
+from actrio.actors._exceptions import ScopeCancelled as ScopeCancelled
+from actrio.actors._exceptions import ScopeTimeout as ScopeTimeout
+from actrio.actors._scope import Scope as Scope
+from actrio.actors._scope import ScopeActor as ScopeActor
+from actrio.actors._scope import ScopeCancel as ScopeCancel
+from actrio.actors._scope import current_scope as current_scope
+from actrio.actors._scope import mark as mark
+from actrio.actors._scope import open_scope as open_scope
 
-__all__ = ()
+__all__ = (
+    "LLMStream",
+    "Scope",
+    "ScopeActor",
+    "ScopeCancel",
+    "ScopeCancelled",
+    "ScopeTimeout",
+    "current_scope",
+    "mark",
+    "open_scope",
+)

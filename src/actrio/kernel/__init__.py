@@ -11,6 +11,7 @@ from actrio.kernel._actor import ActorState as ActorState
 from actrio.kernel._actor import ActorStatistics as ActorStatistics
 from actrio.kernel._actor import current_actor as current_actor
 from actrio.kernel._bus import EventBus as EventBus
+from actrio.kernel._bus import EventStream as EventStream
 from actrio.kernel._bus import SubscriberMode as SubscriberMode
 from actrio.kernel._bus import SubscriberStatistics as SubscriberStatistics
 from actrio.kernel._bus import Subscription as Subscription
@@ -85,6 +86,7 @@ __all__ = (
     "ErrorInfo",
     "Event",
     "EventBus",
+    "EventStream",
     "EventsDropped",
     "ExitReason",
     "FailureRecord",

@@ -500,6 +500,16 @@ class _Cell:
             mailbox=self.mailbox.statistics(),
         )
 
+    def started_event(self, actor: Actor[Any]) -> ActorStarted:
+        """The ``ActorStarted`` event of the running incarnation."""
+        return ActorStarted(
+            actor_id=self.id,
+            path=self.path,
+            actor_type=type(actor).__qualname__,
+            incarnation=self.incarnation,
+            parent_id=self.parent.id if self.parent else None,
+        )
+
     # -- one incarnation --
 
     def box(self, error: BaseException, phase: Phase, message: object = None) -> ActorError:
@@ -631,15 +641,7 @@ class _Cell:
         self.state = "running"  # from here on, the incarnation counts as started
         bus = self.system.bus
         if bus.active:
-            await bus.publish(
-                ActorStarted(
-                    actor_id=self.id,
-                    path=self.path,
-                    actor_type=type(actor).__qualname__,
-                    incarnation=self.incarnation,
-                    parent_id=self.parent.id if self.parent else None,
-                )
-            )
+            await bus.publish(self.started_event(actor))
         task_status.started()
         try:
             await self._loop(actor)

@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Collection
     from types import TracebackType
 
-__all__ = ("EventBus", "SubscriberMode", "SubscriberStatistics", "Subscription")
+__all__ = ("EventBus", "EventStream", "SubscriberMode", "SubscriberStatistics", "Subscription")
 
 E = TypeVar("E", bound=Event)
+S = TypeVar("S", bound="Subscription")
 
 SubscriberMode = Literal["lossless", "lossy"]
 
@@ -70,13 +71,14 @@ class Subscription:
     def __init__(
         self,
         bus: EventBus,
-        handler: Callable[[Event], Awaitable[None] | None],
+        handler: Callable[[Event], Awaitable[None] | None] | None,
         *,
         name: str,
         mode: SubscriberMode,
         capacity: int,
         max_failures: int,
         types: tuple[type[Event], ...] | None,
+        where: Callable[[Event], bool] | None = None,
     ) -> None:
         self._bus = bus
         self._handler = handler
@@ -85,6 +87,7 @@ class Subscription:
         self._capacity = capacity
         self._max_failures = max_failures
         self._types = types
+        self._where = where
         self._queue: deque[Event] = deque()
         self._not_empty = trio.lowlevel.ParkingLot()
         self._not_full = trio.lowlevel.ParkingLot()
@@ -103,7 +106,11 @@ class Subscription:
 
     def wants(self, event: Event) -> bool:
         """Whether this subscription takes ``event``."""
-        return self._active and (self._types is None or isinstance(event, self._types))
+        return (
+            self._active
+            and (self._types is None or isinstance(event, self._types))
+            and (self._where is None or self._where(event))
+        )
 
     def statistics(self) -> SubscriberStatistics:
         """Return a snapshot of this subscription."""
@@ -128,6 +135,15 @@ class Subscription:
         self._bus._forget(self)
         self._not_empty.unpark_all()
         self._not_full.unpark_all()
+        self._done.set()
+
+    def finish(self) -> None:
+        """Take no new events, but deliver those already queued, then end."""
+        if not self._active:
+            return
+        self._bus._forget(self)
+        self._draining = True
+        self._not_empty.unpark_all()
 
     def __enter__(self) -> Subscription:
         return self
@@ -165,6 +181,8 @@ class Subscription:
     async def _next(self) -> Event | None:
         while self._active and not self._queue:
             if self._draining:
+                self._active = False  # drained: nothing more will come
+                self._bus._forget(self)
                 return None
             await self._not_empty.park()
         if not self._active:
@@ -194,7 +212,9 @@ class Subscription:
 
     async def _deliver(self, event: Event) -> None:
         try:
-            result = self._handler(event)
+            handler = self._handler
+            assert handler is not None  # only handler subscriptions run a task
+            result = handler(event)
             if inspect.isawaitable(result):
                 await result
         except Exception as error:  # noqa: BLE001 - a faulty subscriber is isolated, never fatal
@@ -210,6 +230,47 @@ class Subscription:
                 )
         else:
             self._delivered += 1
+
+
+class EventStream(Subscription):
+    """A subscription read by iterating it, instead of through a handler task.
+
+    Use it as an async context manager, which closes it on exit::
+
+        async with system.stream() as events:
+            async for event in events:
+                ...
+
+    Iteration ends once the bus has closed and the queue is drained (or the
+    stream was closed). The queue is bounded like any subscriber's: in
+    ``lossless`` mode a slow reader slows the publishers down.
+    """
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Event:
+        event = await self._next()
+        if event is None:
+            self._done.set()
+            await trio.lowlevel.checkpoint()
+            raise StopAsyncIteration
+        self._delivered += 1
+        await trio.lowlevel.checkpoint()
+        return event
+
+    async def __aenter__(self) -> EventStream:
+        await trio.lowlevel.checkpoint()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+        await trio.lowlevel.checkpoint_if_cancelled()
 
 
 class EventBus:
@@ -246,6 +307,7 @@ class EventBus:
         max_failures: int = 3,
         types: Collection[type[Event]] | None = None,
         name: str | None = None,
+        where: Callable[[Event], bool] | None = None,
     ) -> Subscription:
         """Register ``handler`` (sync or async) to receive events.
 
@@ -258,10 +320,46 @@ class EventBus:
             max_failures: Disable the subscriber after this many raises.
             types: Only deliver events that are instances of these classes.
             name: A name for statistics and events; generated if omitted.
+            where: A further filter, called synchronously by publishers; it
+                must be cheap and must not raise (for library layers).
 
         Raises:
             UsageError: For a bad option, or once the bus has closed.
         """
+        sub = self._new(Subscription, handler, mode, capacity, max_failures, types, name, where)
+        self._nursery.start_soon(sub._run, name=f"actrio.subscriber:{sub.name}")
+        return sub
+
+    def stream(
+        self,
+        *,
+        mode: SubscriberMode = "lossless",
+        capacity: int = 1024,
+        types: Collection[type[Event]] | None = None,
+        name: str | None = None,
+        where: Callable[[Event], bool] | None = None,
+    ) -> EventStream:
+        """Return an :class:`EventStream`: events read with ``async for``.
+
+        The options are those of :meth:`subscribe`. The stream takes events
+        from the moment it is created.
+
+        Raises:
+            UsageError: For a bad option, or once the bus has closed.
+        """
+        return self._new(EventStream, None, mode, capacity, 1, types, name, where)
+
+    def _new(  # noqa: PLR0917 - internal, positional on purpose
+        self,
+        cls: type[S],
+        handler: Callable[[Event], Awaitable[None] | None] | None,
+        mode: SubscriberMode,
+        capacity: int,
+        max_failures: int,
+        types: Collection[type[Event]] | None,
+        name: str | None,
+        where: Callable[[Event], bool] | None,
+    ) -> S:
         if mode not in ("lossless", "lossy"):
             raise UsageError(f"mode must be 'lossless' or 'lossy', not {mode!r}")
         if not isinstance(capacity, int) or capacity < 1:
@@ -271,7 +369,7 @@ class EventBus:
         if self._closed:
             raise UsageError("the event bus is closed")
         self._names += 1
-        sub = Subscription(
+        sub = cls(
             self,
             handler,
             name=name or f"subscriber-{self._names}",
@@ -279,9 +377,9 @@ class EventBus:
             capacity=capacity,
             max_failures=max_failures,
             types=tuple(types) if types is not None else None,
+            where=where,
         )
         self._subscribers.append(sub)
-        self._nursery.start_soon(sub._run, name=f"actrio.subscriber:{sub.name}")
         return sub
 
     def _forget(self, sub: Subscription) -> None:

@@ -11,9 +11,11 @@ import attrs
 import trio
 
 from actrio.kernel._actor import Actor, ActorRef, _Cell, _current_cell
-from actrio.kernel._bus import EventBus, SubscriberMode, Subscription
+from actrio.kernel._bus import EventBus, EventStream, SubscriberMode, Subscription
+from actrio.kernel._events import ActorExited, ExitReason
 from actrio.kernel._exceptions import ActorStopped, NameTaken, UsageError
 from actrio.kernel._mailbox import DEFAULT_CAPACITY
+from actrio.kernel._util import open_body_nursery
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Collection
@@ -107,6 +109,111 @@ class ActorSystem:
         """
         return await self._spawn(actor, parent=None, name=name, capacity=capacity)
 
+    @asynccontextmanager
+    async def host(
+        self,
+        actor: Actor[Any],
+        *,
+        parent: ActorRef[Any] | None = None,
+        name: str | None = None,
+        capacity: int | None = None,
+        deadline: float = math.inf,
+    ) -> AsyncIterator[ActorRef[Any]]:
+        """Run ``actor`` hosted by the calling task, for the ``async with`` block.
+
+        A hosted actor is a full actor (a cell in the tree, a mailbox, a
+        message loop, children) whose nursery is opened right here, so the
+        block itself is the actor's body. Everything of the actor runs inside
+        one cancel scope (with ``deadline``): stopping the actor through its
+        ref cancels the block, its children and its loop. When the block
+        ends, its children are stopped and the loop closes; queued messages
+        are dead-lettered. The block's own exceptions pass through unchanged.
+
+        Args:
+            actor: A fresh actor instance; ``on_start``/``on_stop`` are not
+                called (the block is the actor's life).
+            parent: The actor to host it under; by default the actor whose
+                task is running (if it belongs to this system), else the top.
+            name: Its name, unique among its siblings; generated if omitted.
+            capacity: Mailbox capacity; the system default if omitted.
+            deadline: A ``trio.current_time()`` deadline for the whole actor.
+
+        Raises:
+            UsageError: For a bad argument or an actor already spawned.
+            NameTaken: If a sibling already has ``name``.
+            ActorStopped: If the parent or the system has stopped.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if not isinstance(actor, Actor):
+            raise UsageError(f"host() takes an Actor instance, got {type(actor).__qualname__}")
+        if getattr(actor, "_cell", None) is not None:
+            raise UsageError(f"{actor!r} was already spawned; host a fresh instance")
+        parent_cell = self._host_parent(parent)
+        cell = self._new_cell(actor, parent=parent_cell, name=name, capacity=capacity)
+        actor._cell = cell
+        cell.actor = actor
+        cell.incarnation = 1
+        token = _current_cell.set(cell)
+        outcome: ExitReason = "normal"
+        try:
+            with trio.CancelScope(deadline=deadline) as scope:
+                cell._scope = scope
+                if cell.stop_requested or (parent_cell is not None and parent_cell.stop_requested):
+                    scope.cancel()
+                async with open_body_nursery() as nursery:
+                    cell._nursery = nursery
+                    cell.state = "running"
+                    loop_scope = trio.CancelScope()
+                    nursery.start_soon(_hosted_loop, cell, actor, loop_scope, name=cell.path)
+                    if self.bus.active:
+                        await self.bus.publish(cell.started_event(actor))
+                    try:
+                        yield ActorRef(cell)
+                    finally:
+                        cell._stop_subtree(include_self=False)
+                        loop_scope.cancel()
+            if scope.cancelled_caught:
+                outcome = "stopped"
+        except Exception:
+            outcome = "failed"
+            raise
+        except BaseException:
+            outcome = "cancelled"
+            raise
+        finally:
+            cell._scope = None
+            cell._nursery = None
+            cell.state = "stopping"
+            if self.bus.active:
+                with trio.move_on_after(cell.grace, shield=True):
+                    await self.bus.publish(
+                        ActorExited(
+                            actor_id=cell.id,
+                            path=cell.path,
+                            incarnation=cell.incarnation,
+                            reason=outcome,
+                        )
+                    )
+            await cell.close()
+            _current_cell.reset(token)
+
+    def _host_parent(self, parent: ActorRef[Any] | None) -> _Cell | None:
+        cell: _Cell | None
+        if parent is not None:
+            if not isinstance(parent, ActorRef):
+                raise UsageError(f"parent must be an ActorRef, got {type(parent).__qualname__}")
+            cell = parent._cell
+            if cell.system is not self:
+                raise UsageError(f"{cell.path} belongs to another actor system")
+        else:
+            current = _current_cell.get(None)
+            cell = current if current is not None and current.system is self else None
+        if cell is not None and cell.closed:
+            raise ActorStopped(f"{cell.path} has stopped, so nothing can be hosted under it")
+        if cell is None and self._actors_nursery is None:
+            raise ActorStopped("the actor system is not running, so it cannot host actors")
+        return cell
+
     def lookup(self, path: str) -> ActorRef[Any] | None:
         """Return the ref of the live actor at ``path`` (like ``/app/worker``), or None."""
         cell = self._registry.get(path)
@@ -129,6 +236,26 @@ class ActorSystem:
         return self.bus.subscribe(
             handler, mode=mode, capacity=capacity, max_failures=max_failures, types=types, name=name
         )
+
+    def stream(
+        self,
+        *,
+        mode: SubscriberMode = "lossless",
+        capacity: int = 1024,
+        types: Collection[type[Event]] | None = None,
+        name: str | None = None,
+    ) -> EventStream:
+        """Return a stream of this system's events, read with ``async for``.
+
+        Example::
+
+            async with system.stream(types=[ActorExited]) as events:
+                async for event in events:
+                    print(event.path, event.reason)
+
+        See :meth:`EventBus.subscribe` for the options.
+        """
+        return self.bus.stream(mode=mode, capacity=capacity, types=types, name=name)
 
     async def publish(self, event: Event) -> None:
         """Publish an event on this system's bus. Always a checkpoint."""
@@ -254,6 +381,11 @@ class ActorSystem:
                     await cell.wait_closed()
 
 
+async def _hosted_loop(cell: _Cell, actor: Actor[Any], scope: trio.CancelScope) -> None:
+    with scope:
+        await cell._loop(actor)
+
+
 def _stop_is_observable(cell: _Cell) -> bool:
     """Whether anyone could tell the order in which ``cell`` stopped."""
     actor = cell.actor
@@ -287,9 +419,9 @@ async def open_actor_system(
     """
     _check_capacity(mailbox_capacity, "mailbox_capacity")
     _check_grace(shutdown_grace, "shutdown_grace")
-    # One nursery for actors and subscriber tasks, so an error from the body
-    # comes out in a single ExceptionGroup, as from any trio nursery.
-    async with trio.open_nursery() as nursery:
+    # One nursery for actors and subscriber tasks. The body's own exception
+    # comes out as it was raised; actors' failures come out grouped, as from trio.
+    async with open_body_nursery() as nursery:
         system = ActorSystem(
             nursery, mailbox_capacity=mailbox_capacity, shutdown_grace=shutdown_grace
         )

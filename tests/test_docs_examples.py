@@ -1,0 +1,49 @@
+"""Every runnable example under docs/examples runs, and prints what the docs say."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+
+EXPECTED = {
+    "scopes.py": [
+        "search cancelled: True",
+        "child deadline is the parent's: True",
+        "timeout: scope 'bounded' passed its deadline",
+        "ended retriever slow: cancelled (user pressed stop)",
+        "ended agent bounded: cancelled (deadline exceeded)",
+    ],
+    "events.py": [
+        "start tool  echo",
+        "end   tool  echo -> ok",
+        "tool result in the export: {'echo': 'hi'}",
+    ],
+    "middleware.py": [
+        "{'hits': 3, 'key_was': 'k-123'}",
+        "blocked: deleting files is not allowed",
+        "observers saw search args: {'q': 'trio', 'api_key': '***'}",
+        "model said: hello!",
+    ],
+    "plugins.py": [
+        "installed: ('audit',)",
+        "blocked: blocked by the audit plugin",
+        "after uninstall: ran",
+        "bad config: plugins[0].nmae",
+    ],
+}
+
+
+def test_every_example_is_checked() -> None:
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_example_runs(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    out = capsys.readouterr().out
+    for line in EXPECTED[name]:
+        assert line in out

@@ -595,6 +595,8 @@ async def _announce(scope: Scope, system: ActorSystem) -> bool:
         actor_id=cell.id,
         annotated_request=scope.annotated_request,
     )
+    if bus.publish_nowait(event):
+        return True
     with trio.move_on_after(END_EVENT_GRACE, shield=True):
         await bus.publish(event)
         return True
@@ -631,8 +633,9 @@ async def _publish_end(
         duration=trio.current_time() - started,
         annotated_response=scope.annotated_response,
     )
-    with trio.move_on_after(END_EVENT_GRACE, shield=True):
-        await bus.publish(event)
+    if not bus.publish_nowait(event):
+        with trio.move_on_after(END_EVENT_GRACE, shield=True):
+            await bus.publish(event)
 
 
 async def mark(

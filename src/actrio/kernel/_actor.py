@@ -46,7 +46,14 @@ from actrio.kernel._exceptions import (
     StartError,
     UsageError,
 )
-from actrio.kernel._mailbox import Ask, Mailbox, MailboxStatistics, Request, check_message
+from actrio.kernel._mailbox import (
+    Ask,
+    LazyMailbox,
+    Mailbox,
+    MailboxStatistics,
+    Request,
+    check_message,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -412,13 +419,14 @@ class _Cell:
         parent: _Cell | None,
         capacity: int,
         grace: float,
+        lazy: bool = False,
     ) -> None:
         self.system = system
         self.id = actor_id
         self.name = name
         self.parent = parent
         self.path: str = f"{parent.path if parent is not None else ''}/{name}"
-        self.mailbox = Mailbox(capacity, owner=self.path)
+        self.mailbox = (LazyMailbox if lazy else Mailbox)(capacity, owner=self.path)
         self.grace = grace
         self.brutal = False
         self.state: ActorState = "starting"

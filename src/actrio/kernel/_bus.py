@@ -390,6 +390,21 @@ class EventBus:
         self._seq += 1
         return attrs.evolve(event, seq=self._seq, time=trio.current_time())
 
+    def publish_nowait(self, event: Event) -> bool:
+        """Publish ``event`` if that needs no waiting; return whether it did.
+
+        It does when no publisher waits before it and every lossless queue
+        has room. Otherwise nothing happens (no sequence number is taken).
+        """
+        subs = self._subscribers
+        if not subs:
+            self._seq += 1
+            return True
+        if not self._lock.locked() and all(s._has_room() or s.mode == "lossy" for s in subs):
+            self._deliver_now(self._stamp(event), subs)
+            return True
+        return False
+
     async def publish(self, event: Event) -> None:
         """Stamp ``event`` and queue it for every interested subscriber.
 
@@ -399,12 +414,7 @@ class EventBus:
         publishes nothing and leaves no gap in the sequence. Events from
         concurrent publishers keep the order of their sequence numbers.
         """
-        subs = self._subscribers
-        if not subs:
-            self._seq += 1
-            return
-        if not self._lock.locked() and all(s._has_room() or s.mode == "lossy" for s in subs):
-            self._deliver_now(self._stamp(event), subs)
+        if self.publish_nowait(event):
             return
         async with self._lock:
             # Publishers are serialised by the lock and consumers only take

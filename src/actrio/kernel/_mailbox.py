@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 import trio
 
 from actrio.kernel._exceptions import ActorStopped, InvalidMessage
 
-__all__ = ("DEFAULT_CAPACITY", "Ask", "Mailbox", "MailboxStatistics", "Request", "check_message")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = (
+    "DEFAULT_CAPACITY",
+    "Ask",
+    "LazyMailbox",
+    "Mailbox",
+    "MailboxStatistics",
+    "Request",
+    "check_message",
+)
 
 R = TypeVar("R")
 
@@ -202,3 +213,34 @@ class Mailbox:
             dead_lettered=self.dead_lettered,
             closed=self.closed,
         )
+
+
+class LazyMailbox(Mailbox):
+    """A mailbox that calls ``on_first_put`` before the first message is queued.
+
+    Hosted actors use it to start their message loop only when somebody
+    actually sends them something.
+    """
+
+    __slots__ = ("on_first_put",)
+
+    def __init__(self, capacity: int, *, owner: str = "the actor") -> None:
+        super().__init__(capacity, owner=owner)
+        self.on_first_put: Callable[[], None] | None = None
+
+    def _first_put(self) -> None:
+        hook, self.on_first_put = self.on_first_put, None
+        if hook is not None:
+            hook()
+
+    async def put(self, item: object) -> None:
+        """Queue ``item`` (see :meth:`Mailbox.put`)."""
+        if not self.closed:
+            self._first_put()
+        await super().put(item)
+
+    def put_nowait(self, item: object) -> None:
+        """Queue ``item`` or raise (see :meth:`Mailbox.put_nowait`)."""
+        if not self.closed:
+            self._first_put()
+        super().put_nowait(item)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,7 +15,7 @@ from actrio.kernel._actor import Actor, ActorRef, _Cell, _current_cell
 from actrio.kernel._bus import EventBus, EventStream, SubscriberMode, Subscription
 from actrio.kernel._events import ActorExited, ExitReason
 from actrio.kernel._exceptions import ActorStopped, NameTaken, UsageError
-from actrio.kernel._mailbox import DEFAULT_CAPACITY
+from actrio.kernel._mailbox import DEFAULT_CAPACITY, LazyMailbox
 from actrio.kernel._util import open_body_nursery
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class ActorSystem:
         if getattr(actor, "_cell", None) is not None:
             raise UsageError(f"{actor!r} was already spawned; host a fresh instance")
         parent_cell = self._host_parent(parent)
-        cell = self._new_cell(actor, parent=parent_cell, name=name, capacity=capacity)
+        cell = self._new_cell(actor, parent=parent_cell, name=name, capacity=capacity, lazy=True)
         actor._cell = cell
         cell.actor = actor
         cell.incarnation = 1
@@ -160,18 +161,11 @@ class ActorSystem:
                 cell._scope = scope
                 if cell.stop_requested or (parent_cell is not None and parent_cell.stop_requested):
                     scope.cancel()
-                async with open_body_nursery() as nursery:
-                    cell._nursery = nursery
-                    cell.state = "running"
-                    loop_scope = trio.CancelScope()
-                    nursery.start_soon(_hosted_loop, cell, actor, loop_scope, name=cell.path)
-                    if self.bus.active:
-                        await self.bus.publish(cell.started_event(actor))
-                    try:
-                        yield ActorRef(cell)
-                    finally:
-                        cell._stop_subtree(include_self=False)
-                        loop_scope.cancel()
+                async with (
+                    open_body_nursery() as nursery,
+                    self._hosted_body(cell, actor, nursery),
+                ):
+                    yield ActorRef(cell)
             if scope.cancelled_caught:
                 outcome = "stopped"
         except Exception:
@@ -185,17 +179,46 @@ class ActorSystem:
             cell._nursery = None
             cell.state = "stopping"
             if self.bus.active:
-                with trio.move_on_after(cell.grace, shield=True):
-                    await self.bus.publish(
-                        ActorExited(
-                            actor_id=cell.id,
-                            path=cell.path,
-                            incarnation=cell.incarnation,
-                            reason=outcome,
-                        )
-                    )
+                await self._publish_bounded(
+                    ActorExited(
+                        actor_id=cell.id,
+                        path=cell.path,
+                        incarnation=cell.incarnation,
+                        reason=outcome,
+                    ),
+                    cell.grace,
+                )
             await cell.close()
             _current_cell.reset(token)
+
+    @asynccontextmanager
+    async def _hosted_body(
+        self, cell: _Cell, actor: Actor[Any], nursery: trio.Nursery
+    ) -> AsyncIterator[None]:
+        mailbox = cell.mailbox
+        assert isinstance(mailbox, LazyMailbox)
+        cell._nursery = nursery
+        cell.state = "running"
+        loop_scope = trio.CancelScope()
+        # The message loop starts with the first message sent: most hosted
+        # actors (the scopes of tool and model calls) never get one.
+        mailbox.on_first_put = functools.partial(
+            nursery.start_soon, _hosted_loop, cell, actor, loop_scope, name=cell.path
+        )
+        try:
+            if self.bus.active:
+                await self._publish_bounded(cell.started_event(actor), cell.grace)
+            yield
+        finally:
+            mailbox.on_first_put = None
+            cell._stop_subtree(include_self=False)
+            loop_scope.cancel()
+
+    async def _publish_bounded(self, event: Event, grace: float) -> None:
+        """Publish at once if nothing must wait, else shielded within ``grace``."""
+        if not self.bus.publish_nowait(event):
+            with trio.move_on_after(grace, shield=True):
+                await self.bus.publish(event)
 
     def _host_parent(self, parent: ActorRef[Any] | None) -> _Cell | None:
         cell: _Cell | None
@@ -282,6 +305,7 @@ class ActorSystem:
         name: str | None,
         capacity: int | None,
         grace: float | None = None,
+        lazy: bool = False,
     ) -> _Cell:
         _check_capacity(capacity, "capacity")
         self._spawned += 1
@@ -301,6 +325,7 @@ class ActorSystem:
             parent=parent,
             capacity=capacity or self.mailbox_capacity,
             grace=self.shutdown_grace if grace is None else grace,
+            lazy=lazy,
         )
         siblings[name] = cell
         self._registry[cell.path] = cell

@@ -250,3 +250,21 @@ def test_structure_tagged_rejects_unknown_shapes() -> None:
     )
     assert isinstance(event, actrio.ActorExited)
     assert event.path == "/a"
+
+
+async def test_publish_within_gives_up_after_its_grace(autojump_clock: trio.abc.Clock) -> None:
+    async with actrio.open_actor_system() as system:
+        gate = trio.Event()
+
+        async def stuck(event: actrio.Event) -> None:
+            await gate.wait()
+
+        system.subscribe(stuck, capacity=1)
+        assert await system.bus.publish_within(actrio.Event(), 1.0)  # taken by the handler
+        assert await system.bus.publish_within(actrio.Event(), 1.0)  # fills the queue
+        with trio.CancelScope() as outer:
+            outer.cancel()  # shielded: an enclosing cancel does not cut it short
+            start = trio.current_time()
+            assert not await system.bus.publish_within(actrio.Event(), 2.0)
+            assert trio.current_time() - start == pytest.approx(2.0)
+        gate.set()

@@ -28,7 +28,7 @@ import trio
 
 from actrio._json import check_json, check_timeout, copy_json, to_json_safe
 from actrio.actors._exceptions import ScopeCancelled
-from actrio.actors._scope import Scope, current_scope, mark, open_call_scope
+from actrio.actors._scope import END_EVENT_GRACE, Scope, current_scope, mark, open_call_scope
 from actrio.codecs import (
     AnnotatedLLMRequest,
     AnnotatedLLMResponse,
@@ -496,7 +496,7 @@ class LLMStream:
         self._receive.close()
         if self._scope is not None and not self._finished.is_set():
             self._scope.cancel("stream closed by its reader")
-        with trio.move_on_after(5.0, shield=True):
+        with trio.move_on_after(END_EVENT_GRACE, shield=True):
             await self._finished.wait()
 
     def _raise_outcome(self) -> None:
@@ -614,7 +614,7 @@ class LLMStream:
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
-                with trio.move_on_after(5.0, shield=True):
+                with trio.move_on_after(END_EVENT_GRACE, shield=True):
                     await aclose()
         scope.end_data = {"chunks": count}
         if accumulator is not None:

@@ -595,12 +595,7 @@ async def _announce(scope: Scope, system: ActorSystem) -> bool:
         actor_id=cell.id,
         annotated_request=scope.annotated_request,
     )
-    if bus.publish_nowait(event):
-        return True
-    with trio.move_on_after(END_EVENT_GRACE, shield=True):
-        await bus.publish(event)
-        return True
-    return False
+    return await bus.publish_within(event, END_EVENT_GRACE)
 
 
 async def _publish_end(
@@ -633,9 +628,7 @@ async def _publish_end(
         duration=trio.current_time() - started,
         annotated_response=scope.annotated_response,
     )
-    if not bus.publish_nowait(event):
-        with trio.move_on_after(END_EVENT_GRACE, shield=True):
-            await bus.publish(event)
+    await bus.publish_within(event, END_EVENT_GRACE)
 
 
 async def mark(

@@ -405,6 +405,22 @@ class EventBus:
             return True
         return False
 
+    async def publish_within(self, event: Event, grace: float) -> bool:
+        """Publish ``event`` from cleanup code: never cancelled, bounded by ``grace``.
+
+        Publishes at once when nothing must wait; otherwise waits for room
+        shielded from cancellation for at most ``grace`` seconds.
+
+        Returns:
+            Whether the event was published (False: the grace ran out).
+        """
+        if self.publish_nowait(event):
+            return True
+        with trio.move_on_after(grace, shield=True):
+            await self.publish(event)
+            return True
+        return False
+
     async def publish(self, event: Event) -> None:
         """Stamp ``event`` and queue it for every interested subscriber.
 

@@ -179,7 +179,7 @@ class ActorSystem:
             cell._nursery = None
             cell.state = "stopping"
             if self.bus.active:
-                await self._publish_bounded(
+                await self.bus.publish_within(
                     ActorExited(
                         actor_id=cell.id,
                         path=cell.path,
@@ -207,18 +207,12 @@ class ActorSystem:
         )
         try:
             if self.bus.active:
-                await self._publish_bounded(cell.started_event(actor), cell.grace)
+                await self.bus.publish_within(cell.started_event(actor), cell.grace)
             yield
         finally:
             mailbox.on_first_put = None
             cell._stop_subtree(include_self=False)
             loop_scope.cancel()
-
-    async def _publish_bounded(self, event: Event, grace: float) -> None:
-        """Publish at once if nothing must wait, else shielded within ``grace``."""
-        if not self.bus.publish_nowait(event):
-            with trio.move_on_after(grace, shield=True):
-                await self.bus.publish(event)
 
     def _host_parent(self, parent: ActorRef[Any] | None) -> _Cell | None:
         cell: _Cell | None

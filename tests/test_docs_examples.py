@@ -28,6 +28,14 @@ EXPECTED = {
         "observers saw search args: {'q': 'trio', 'api_key': '***'}",
         "model said: hello!",
     ],
+    "providers.py": [
+        "complete: Hello! stop 17",
+        "stream: ['TextDelta', 'TextDelta', 'Finish']",
+        "error: RateLimited 429",
+        "fallback: Hello!",
+        "invalid output: $.population",
+        "cost: $0.000013",
+    ],
     "plugins.py": [
         "installed: ('audit',)",
         "blocked: blocked by the audit plugin",

@@ -19,10 +19,18 @@ PUBLIC_MODULES = [
     "actrio.guardrails",
     "actrio.intercepts",
     "actrio.llm",
+    "actrio.messages",
     "actrio.middleware",
     "actrio.observe",
     "actrio.runtime",
+    "actrio.testing",
     "actrio.tools",
+    "actrio.types",
+    "actrio.adapters.errors",
+    "actrio.adapters.retry",
+    "actrio.adapters.router",
+    "actrio.adapters.cost",
+    "actrio.adapters.sse",
 ]
 
 # Names the issue fixes; code outside the project relies on them.
@@ -49,7 +57,30 @@ REQUIRED = {
     "Plugin",
     "tools",
     "llm",
+    # issue 4: provider adapters
+    "ModelRequest",
+    "ModelResponse",
+    "Message",
+    "ToolSpec",
+    "Usage",
 }
+
+# issue 4: names in actrio.adapters
+ADAPTER_NAMES = {
+    "OpenAIChat",
+    "OpenAIResponses",
+    "AnthropicMessages",
+    "Gemini",
+    "from_model_string",
+    "ModelRouter",
+}
+
+
+def test_adapters_are_exported_and_loaded_lazily() -> None:
+    assert set(actrio.adapters.__all__) >= ADAPTER_NAMES  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        actrio.nope  # type: ignore[attr-defined]  # noqa: B018
+
 
 CALLABLES = ["tools.execute", "llm.execute", "llm.stream_execute"]
 

@@ -27,6 +27,7 @@ from actrio.events import ScopeStarted as ScopeStarted
 from actrio.events import ScopeType as ScopeType
 from actrio.kernel import *  # noqa: F403 - the kernel's surface is actrio's surface
 from actrio.kernel import __all__ as _kernel_all
+from actrio.messages import Message as Message
 from actrio.middleware import GuardrailBlocked as GuardrailBlocked
 from actrio.middleware import MiddlewareError as MiddlewareError
 from actrio.middleware import Plugin as Plugin
@@ -35,6 +36,12 @@ from actrio.middleware import PluginError as PluginError
 from actrio.runtime import Runtime as Runtime
 from actrio.runtime import current_runtime as current_runtime
 from actrio.runtime import open_runtime as open_runtime
+from actrio.types import ModelRequest as ModelRequest
+from actrio.types import ModelResponse as ModelResponse
+from actrio.types import OutputSchema as OutputSchema
+from actrio.types import OutputValidationError as OutputValidationError
+from actrio.types import ToolSpec as ToolSpec
+from actrio.types import Usage as Usage
 
 __all__ = tuple(
     sorted(
@@ -44,7 +51,12 @@ __all__ = tuple(
             "GuardrailBlocked",
             "LLMRequest",
             "Mark",
+            "Message",
             "MiddlewareError",
+            "ModelRequest",
+            "ModelResponse",
+            "OutputSchema",
+            "OutputValidationError",
             "Plugin",
             "PluginConfigError",
             "PluginError",
@@ -58,6 +70,8 @@ __all__ = tuple(
             "ScopeStarted",
             "ScopeTimeout",
             "ScopeType",
+            "ToolSpec",
+            "Usage",
             "__version__",
             "current_runtime",
             "current_scope",
@@ -72,3 +86,12 @@ __all__ = tuple(
         )
     )
 )
+
+
+def __getattr__(name: str) -> object:
+    # The adapters pull in httpx; ``import actrio`` stays light until they are used.
+    if name in ("adapters", "testing"):
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(f"actrio.{name}")
+    raise AttributeError(f"module 'actrio' has no attribute {name!r}")

@@ -1,0 +1,863 @@
+"""The OpenAI Responses API: ``POST {base_url}/responses``, streaming and not.
+
+:class:`OpenAIResponses` turns a :class:`~actrio.types.ModelRequest` into a
+Responses body and reads the answer back, from a whole ``response`` object or
+from its event stream (:class:`OpenAIResponsesStreamParser`). Both paths run
+through the same code: a non-streamed body is read as if each of its output
+items had arrived in an ``output_item.done`` event, so the two give the same
+message.
+
+Dialect decisions:
+
+- **Stateless by default.** ``store`` is sent as ``false`` unless
+  :class:`~actrio.types.OpenAIResponsesExtras` says ``store=True``. With
+  reasoning on (``reasoning`` not ``"none"``, or an effort given) and
+  ``store`` off, ``include: ["reasoning.encrypted_content"]`` is added so the
+  reasoning can be carried into the next turn.
+- **System messages become** ``instructions`` (their text joined by blank
+  lines, :attr:`ModelRequest.system_prompt`), not ``system`` / ``developer``
+  input items: ``instructions`` is the field the API documents for them, and
+  it is not carried over by ``previous_response_id``, as a system prompt
+  should not be.
+- **Input items.** A user message is one ``message`` item of ``input_text``
+  and ``input_image`` parts (an image given by bytes becomes a ``data:`` URL;
+  ``detail`` is ``"auto"``). An assistant message becomes, in its order:
+  ``message`` items of ``output_text`` for its text, ``function_call`` items
+  (``call_id``, ``name``, the arguments as JSON text, and ``id`` =
+  :attr:`~actrio.messages.ToolCallPart.provider_id` when known) and
+  ``reasoning`` items. A tool result is a ``function_call_output`` item; the
+  API has no error flag, so ``is_error`` is not sent (the tool's text should
+  say it failed). ``Message.name`` has no Responses equivalent and is refused
+  with :class:`~actrio.types.RequestError`, as are stop sequences.
+- **Reasoning sent back.** Only parts whose ``provider`` is
+  ``"openai-responses"`` are sent; others are dropped silently. Consecutive
+  parts with the same item ``id`` (one reasoning item yields one part per
+  summary entry) become one ``reasoning`` item with every summary text, the
+  raw ``reasoning_text`` content if any, and the ``encrypted_content``. A part
+  without an ``id`` cannot be sent, and without ``store`` neither can an item
+  without ``encrypted_content`` (the API looks the id up and fails with "Items
+  are not persisted when store is set to false"); when a reasoning item of a
+  message is dropped, that message's function calls are sent without their
+  ``id``, so the API does not reject them for missing their reasoning item.
+- **Reasoning asked for.** ``reasoning_effort`` is ``reasoning.effort``;
+  ``reasoning="summary"`` asks for ``reasoning.summary`` (``"auto"`` unless
+  the adapter is built with ``reasoning_summary="detailed"`` or
+  ``"concise"``). ``reasoning="raw"`` asks for no summary: OpenAI's models do
+  not expose raw reasoning (only the encrypted item, kept for the next turn),
+  but servers that do (open-weight models) send ``reasoning_text``, which is
+  read as raw reasoning.
+- **Tools** are flat ``{"type": "function", name, description, parameters,
+  strict}``; ``strict`` is always sent because the API's default is ``true``.
+  A named ``tool_choice`` is ``{"type": "function", "name": ...}``. Structured
+  output is ``text.format = {"type": "json_schema", name, schema, strict}``.
+- **Reading.** Each output item is read in order: message text (and refusal
+  text, which makes the finish reason ``refusal``), ``function_call`` items as
+  :class:`~actrio.messages.ToolCallPart` (``id`` = ``call_id``,
+  ``provider_id`` = the ``fc_…`` item id), reasoning items as
+  :class:`~actrio.messages.ReasoningPart` (one per summary entry with
+  ``summary=True``, one per ``reasoning_text`` content entry, or one empty
+  part when the item has neither; the item ``id`` on each, the
+  ``encrypted_content`` on the first). Other item types (built-in tools) are
+  skipped. The finish reason is ``tool_calls`` when a completed response
+  called a function, ``refusal`` when it refused, else ``stop``; an
+  ``incomplete`` response is ``length`` (``max_output_tokens``) or
+  ``content_filter``, and its unfinished function calls are marked cut short.
+  ``raw_finish_reason`` is the status, or the ``incomplete_details.reason``.
+  A ``failed`` response raises the typed error of its ``error``.
+- **Streams.** Events are dispatched on the payload's ``type``; unknown
+  events and fields are ignored. Text and reasoning-summary deltas are keyed
+  by output index and content / summary index; function-call arguments by
+  output index (which is also the index of the ``ToolCallStart`` /
+  ``ToolCallDelta`` / ``ToolCallEnd`` events). The full text in a ``.done``
+  event or in ``output_item.done`` is the source of truth: a missing tail is
+  emitted as one more delta, and full arguments that differ from the deltas
+  replace them. A reasoning item's ``encrypted_content`` is taken from its
+  ``output_item.done``. ``response.completed`` and ``response.incomplete``
+  end the stream (usage and status come from them; if no output item events
+  came at all, their ``output`` is read instead); ``response.failed`` and an
+  in-band ``{"type": "error"}`` event raise the typed error, the first one
+  winning. There is no ``[DONE]`` (a stray one from a compatible server is
+  ignored); a stream without a terminal event is truncated.
+- **Usage** comes from ``response.usage``: ``input_tokens`` (cached tokens
+  included, ``input_tokens_details.cached_tokens`` says how many),
+  ``output_tokens`` (reasoning included, ``output_tokens_details``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn
+
+from actrio.adapters._accumulate import MessageBuilder
+from actrio.adapters._base import HTTPAdapter
+from actrio.adapters.errors import ProviderError, ProviderProtocolError, error_from_body
+from actrio.messages import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
+from actrio.types import (
+    ModelResponse,
+    OpenAIResponsesExtras,
+    RequestError,
+    Usage,
+    UsageUpdate,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Mapping
+
+    import httpx
+    import trio
+
+    from actrio.adapters.retry import RetryPolicy
+    from actrio.adapters.sse import ServerSentEvent
+    from actrio.messages import Message, Part
+    from actrio.types import FinishReason, ModelRequest, OutputSchema, StreamEvent, ToolSpec
+
+__all__ = ("OpenAIResponses", "OpenAIResponsesStreamParser", "ReasoningSummary")
+
+PROVIDER: Final = "openai-responses"
+ENCRYPTED_REASONING: Final = "reasoning.encrypted_content"
+
+ReasoningSummary = Literal["auto", "concise", "detailed"]
+"""How detailed a reasoning summary ``reasoning="summary"`` asks for."""
+
+_SUMMARIES: Final = ("auto", "concise", "detailed")
+_INCOMPLETE: Final[Mapping[str, FinishReason]] = {
+    "max_output_tokens": "length",
+    "content_filter": "content_filter",
+}
+_CUT_SHORT: Final = "the stream ended before the call was complete"
+
+
+class OpenAIResponses(HTTPAdapter):
+    """A model behind the OpenAI Responses API (``POST {base_url}/responses``).
+
+    The dialect (how requests are written and answers read) is described in
+    the module docstring.
+
+    Args:
+        model: The model name, such as ``"gpt-5"``.
+        base_url: The API root, ending in ``/v1`` (default OpenAI's).
+        api_key: The key; when ``None``, ``OPENAI_API_KEY`` is read at call time.
+        http_client: A shared ``httpx.AsyncClient``.
+        headers: Extra request headers (``OpenAI-Organization``, a gateway's).
+        retry: The retry policy.
+        timeout: httpx timeouts for a client the adapter creates itself.
+        keep_raw: Keep the body (or the stream payloads) in ``response.raw``.
+        limiter: A ``trio.CapacityLimiter`` bounding concurrent calls.
+        reasoning_summary: The ``reasoning.summary`` sent when a request asks
+            for ``reasoning="summary"``: ``"auto"``, ``"concise"`` or
+            ``"detailed"``.
+
+    Raises:
+        ValueError: On a bad ``model``, ``base_url`` or ``reasoning_summary``.
+    """
+
+    provider: ClassVar[str] = PROVIDER
+    default_base_url: ClassVar[str] = "https://api.openai.com/v1"
+    api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | None = None,
+        keep_raw: bool = False,
+        limiter: trio.CapacityLimiter | None = None,
+        reasoning_summary: ReasoningSummary = "auto",
+    ) -> None:
+        if reasoning_summary not in _SUMMARIES:
+            raise ValueError(
+                f"OpenAIResponses: reasoning_summary must be one of {_SUMMARIES}, "
+                f"got {reasoning_summary!r}"
+            )
+        super().__init__(
+            model,
+            base_url=base_url,
+            api_key=api_key,
+            http_client=http_client,
+            headers=headers,
+            retry=retry,
+            timeout=timeout,
+            keep_raw=keep_raw,
+            limiter=limiter,
+        )
+        self.reasoning_summary: ReasoningSummary = reasoning_summary
+
+    # ------------------------------------------------------------ hooks
+
+    def _url(self, request: ModelRequest, *, stream: bool) -> str:
+        return f"{self.base_url}/responses"
+
+    def _auth_headers(self, key: str | None) -> dict[str, str]:
+        return {"authorization": f"Bearer {key}"} if key else {}
+
+    def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        if request.stop:
+            raise RequestError("ModelRequest.stop: the Responses API has no stop sequences")
+        extras = request.extras_for(OpenAIResponsesExtras) or OpenAIResponsesExtras()
+        body: dict[str, Any] = {"model": self.model}
+        if any(m.role == "system" for m in request.messages):
+            body["instructions"] = request.system_prompt
+        body["input"] = _input_items(request.messages, store=extras.store)
+        if request.tools:
+            body["tools"] = [_tool(t) for t in request.tools]
+        if request.tool_choice is not None:
+            body["tool_choice"] = _tool_choice(request.tool_choice)
+        if request.output is not None:
+            body["text"] = {"format": _text_format(request.output)}
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            body["max_output_tokens"] = request.max_tokens
+        body.update(self._reasoning(request, extras))
+        body["store"] = extras.store
+        body["stream"] = stream
+        body.update(_extras_fields(extras))
+        body.update(extras.body)
+        return body
+
+    def _reasoning(self, request: ModelRequest, extras: OpenAIResponsesExtras) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        config: dict[str, Any] = {}
+        if request.reasoning_effort is not None:
+            config["effort"] = request.reasoning_effort
+        if request.reasoning == "summary":
+            config["summary"] = self.reasoning_summary
+        if config:
+            out["reasoning"] = config
+        include = list(dict.fromkeys(extras.include))
+        reasoning_on = request.reasoning != "none" or request.reasoning_effort is not None
+        if reasoning_on and not extras.store and ENCRYPTED_REASONING not in include:
+            include.append(ENCRYPTED_REASONING)
+        if include:
+            out["include"] = include
+        return out
+
+    def _parse(self, body: Any) -> ModelResponse:
+        if not isinstance(body, dict):
+            raise ProviderProtocolError("the response body is not a JSON object", provider=PROVIDER)
+        if "output" not in body and isinstance(body.get("error"), dict):
+            raise error_from_body(body, provider=PROVIDER)  # an error envelope sent with 200
+        parser = OpenAIResponsesStreamParser()
+        parser.load(body)
+        return parser.response()
+
+    def _parser(self, request: ModelRequest) -> OpenAIResponsesStreamParser:
+        return OpenAIResponsesStreamParser()
+
+
+# ---------------------------------------------------------------- request
+
+
+def _input_items(messages: tuple[Message, ...], *, store: bool) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        if message.name is not None:
+            raise RequestError(
+                f"ModelRequest.messages[{i}].name: the Responses API has no participant names"
+            )
+        match message.role:
+            case "system":
+                continue  # sent as `instructions`
+            case "user":
+                content = [_user_part(p) for p in message.parts]
+                items.append({"type": "message", "role": "user", "content": content})
+            case "assistant":
+                items.extend(_assistant_items(message.parts, store=store))
+            case _:  # tool
+                items.extend(_tool_output(p) for p in message.parts)
+    return items
+
+
+def _user_part(part: Part) -> dict[str, Any]:
+    match part:
+        case TextPart():
+            return {"type": "input_text", "text": part.text}
+        case ImagePart():
+            url = part.url
+            if url is None:
+                url = f"data:{part.media_type};base64,{part.as_base64()}"
+            return {"type": "input_image", "image_url": url, "detail": "auto"}
+        case _:
+            raise AssertionError(f"a user message holds {type(part).__name__}")
+
+
+def _tool_output(part: Part) -> dict[str, Any]:
+    assert isinstance(part, ToolResultPart)
+    return {"type": "function_call_output", "call_id": part.tool_call_id, "output": part.content}
+
+
+def _assistant_items(parts: tuple[Part, ...], *, store: bool) -> list[dict[str, Any]]:
+    """An assistant message's items, in its order (see the module docstring)."""
+    items: list[dict[str, Any]] = []
+    text: list[dict[str, Any]] | None = None  # the content of the message item being filled
+    reasoning: dict[str, Any] | None = None  # the reasoning item being filled
+    dropped = False
+    for part in parts:
+        if isinstance(part, TextPart):
+            reasoning = None
+            if part.text:
+                if text is None:
+                    text = []
+                    items.append({"type": "message", "role": "assistant", "content": text})
+                text.append({"type": "output_text", "text": part.text})
+        elif isinstance(part, ToolCallPart):
+            text = reasoning = None
+            items.append(_function_call(part))
+        elif isinstance(part, ReasoningPart) and part.provider == PROVIDER:
+            text = None
+            if part.id is None:
+                dropped = True
+                continue
+            if reasoning is None or reasoning["id"] != part.id:
+                reasoning = {"type": "reasoning", "id": part.id, "summary": []}
+                items.append(reasoning)
+            _merge_reasoning(reasoning, part)
+    kept = [
+        item
+        for item in items
+        if item["type"] != "reasoning" or store or "encrypted_content" in item
+    ]
+    if dropped or len(kept) != len(items):
+        for item in kept:
+            if item["type"] == "function_call":
+                item.pop("id", None)
+    return kept
+
+
+def _merge_reasoning(item: dict[str, Any], part: ReasoningPart) -> None:
+    if part.text:
+        if part.summary:
+            item["summary"].append({"type": "summary_text", "text": part.text})
+        else:
+            item.setdefault("content", []).append({"type": "reasoning_text", "text": part.text})
+    if part.encrypted is not None and "encrypted_content" not in item:
+        item["encrypted_content"] = part.encrypted
+
+
+def _function_call(part: ToolCallPart) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "type": "function_call",
+        "call_id": part.id,
+        "name": part.name,
+        "arguments": part.arguments_json,
+    }
+    if part.provider_id is not None:
+        item["id"] = part.provider_id
+    return item
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": dict(tool.parameters),
+        "strict": tool.strict,
+    }
+
+
+def _tool_choice(choice: str) -> str | dict[str, Any]:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "name": choice}
+
+
+def _text_format(output: OutputSchema) -> dict[str, Any]:
+    fmt: dict[str, Any] = {
+        "type": "json_schema",
+        "name": output.name,
+        "schema": dict(output.schema),
+        "strict": output.strict,
+    }
+    if output.description:
+        fmt["description"] = output.description
+    return fmt
+
+
+def _extras_fields(extras: OpenAIResponsesExtras) -> dict[str, Any]:
+    fields = {
+        "previous_response_id": extras.previous_response_id,
+        "top_p": extras.top_p,
+        "user": extras.user,
+        "service_tier": extras.service_tier,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+# ---------------------------------------------------------------- reading helpers
+
+
+def _protocol(message: str) -> ProviderProtocolError:
+    return ProviderProtocolError(message, provider=PROVIDER)
+
+
+def _decode(data: str) -> dict[str, Any] | None:
+    """An event's payload; ``None`` for an empty one or a stray ``[DONE]``."""
+    text = data.strip()
+    if not text or text == "[DONE]":
+        return None
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise _protocol(f"an event's data is not JSON: {text[:80]!r}") from None
+    if not isinstance(payload, dict):
+        raise _protocol(f"an event's data is not a JSON object: {text[:80]!r}")
+    return payload
+
+
+def _str(obj: Any, key: str) -> str | None:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _count(obj: Any, key: str) -> int:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return 0
+
+
+def _index(payload: dict[str, Any]) -> int:
+    index = payload.get("output_index")
+    if isinstance(index, int) and not isinstance(index, bool):
+        return index
+    raise _protocol(f"a {payload.get('type')} event without an integer output_index")
+
+
+def _sub_index(payload: dict[str, Any], key: str) -> int:
+    value = payload.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    if isinstance(value, dict):
+        return value
+    raise _protocol(f"a {payload.get('type')} event without its {key!r} object")
+
+
+def _usage(raw: Any) -> Usage | None:
+    if not isinstance(raw, dict):
+        return None
+    return Usage(
+        input_tokens=_count(raw, "input_tokens"),
+        output_tokens=_count(raw, "output_tokens"),
+        cached_input_tokens=_count(raw.get("input_tokens_details"), "cached_tokens"),
+        reasoning_tokens=_count(raw.get("output_tokens_details"), "reasoning_tokens"),
+    )
+
+
+def _finish(
+    status: str | None, reason: str | None, called: bool, refused: bool
+) -> tuple[FinishReason, str | None]:
+    if status == "incomplete":
+        return _INCOMPLETE.get(reason or "", "length"), reason or status
+    if called:
+        return "tool_calls", status
+    if refused:
+        return "refusal", status
+    return "stop", status
+
+
+def _some(*events: StreamEvent | None) -> list[StreamEvent]:
+    return [e for e in events if e is not None]
+
+
+# ---------------------------------------------------------------- stream parser
+
+
+class OpenAIResponsesStreamParser:
+    """Reads a Responses event stream (or a whole response) into one message.
+
+    Feed it the stream's events in order; :attr:`done` turns true at
+    ``response.completed`` or ``response.incomplete``. A whole response body
+    is read with :meth:`load`.
+
+    Attributes:
+        builder: The message being accumulated.
+        done: Whether the terminal event has arrived.
+    """
+
+    def __init__(self) -> None:
+        self.builder = MessageBuilder(PROVIDER)
+        self.done = False
+        self._model: str | None = None
+        self._response_id: str | None = None
+        self._status: str | None = None
+        self._reason: str | None = None
+        self._usage = Usage()
+        self._refused = False
+        self._error: ProviderError | None = None
+        self._seen_items = False
+        # Text streamed so far per (kind, output index, content/summary index), for `.done`.
+        self._texts: dict[Hashable, list[str]] = {}
+        self._args: dict[int, list[str]] = {}
+        self._ended: set[int] = set()
+        # Reasoning blocks opened per output index, in order, and the item ids.
+        self._reasoning: dict[int, list[Hashable]] = {}
+        self._reasoning_ids: dict[int, str] = {}
+
+    # ------------------------------------------------------------ protocol
+
+    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
+        """Take one SSE event; return the neutral events it produces.
+
+        Raises:
+            ProviderError: The typed error of an in-band ``error`` event or a
+                ``response.failed`` (the first one, again, for later events).
+            ProviderProtocolError: For data that is not a JSON object, or an
+                event missing what it must carry.
+        """
+        if self._error is not None:
+            raise self._error
+        payload = _decode(event.data)
+        if payload is None or self.done:
+            return []
+        kind = payload.get("type")
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            if isinstance(payload.get("error"), dict):
+                self._raise(payload)
+            return []
+        return handler(self, payload)
+
+    def load(self, body: dict[str, Any]) -> None:
+        """Read a whole ``response`` object, as a non-streaming call returns it.
+
+        Raises:
+            ProviderError: The typed error of a ``failed`` response.
+            ProviderProtocolError: For a response that is not finished or has
+                no ``output`` list.
+        """
+        status = _str(body, "status") or "completed"
+        if status == "failed":
+            self._on_failed({"response": body})
+        if status not in ("completed", "incomplete"):
+            raise _protocol(f"the response's status is {status!r}, not a finished one")
+        if not isinstance(body.get("output"), list):
+            raise _protocol("the response has no output list")
+        self._end(body, status)
+
+    def response(self) -> ModelResponse:
+        """The whole response (once :attr:`done`)."""
+        return self._result(self.builder.message())
+
+    def partial(self) -> ModelResponse:
+        """What arrived so far; calls not ended are marked cut short.
+
+        The finish reason is inferred from what arrived (``tool_calls``,
+        ``refusal`` or ``stop``) as for a whole response: a partial answer is
+        told apart by the error that carries it, not by its finish reason.
+        """
+        return self._result(self.builder.message(cut=_CUT_SHORT))
+
+    def _result(self, message: Message) -> ModelResponse:
+        finish, raw = _finish(self._status, self._reason, bool(message.tool_calls), self._refused)
+        return ModelResponse(
+            message=message,
+            finish_reason=finish,
+            usage=self._usage,
+            model=self._model,
+            provider=PROVIDER,
+            response_id=self._response_id,
+            raw_finish_reason=raw,
+        )
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _on_snapshot(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        response = payload.get("response")
+        if isinstance(response, dict):
+            self._snapshot(response)
+        return []
+
+    def _snapshot(self, response: dict[str, Any]) -> None:
+        self._response_id = _str(response, "id") or self._response_id
+        self._model = _str(response, "model") or self._model
+
+    def _on_completed(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        return self._end(_object(payload, "response"), "completed")
+
+    def _on_incomplete(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        return self._end(_object(payload, "response"), "incomplete")
+
+    def _end(self, response: dict[str, Any], status: str) -> list[StreamEvent]:
+        self._snapshot(response)
+        events = [] if self._seen_items else self._replay(response)
+        self._status = _str(response, "status") or status
+        self._reason = _str(response.get("incomplete_details"), "reason")
+        usage = _usage(response.get("usage"))
+        if usage is not None:
+            self._usage = usage
+            events.append(UsageUpdate(usage=usage))
+        cut = self._status == "incomplete"
+        for index in self.builder.open_tools():
+            events += self._end_call(index, None, cut=cut)
+        self.done = True
+        return events
+
+    def _replay(self, response: dict[str, Any]) -> list[StreamEvent]:
+        """Read a response's output items as if each had come in ``output_item.done``."""
+        events: list[StreamEvent] = []
+        for index, item in enumerate(_list(response.get("output"))):
+            events += self._on_item_done({"type": "output", "output_index": index, "item": item})
+        return events
+
+    def _on_failed(self, payload: dict[str, Any]) -> NoReturn:
+        self.done = True
+        response = payload.get("response")
+        error = response.get("error") if isinstance(response, dict) else None
+        self._raise({"error": error} if isinstance(error, dict) else None)
+
+    def _on_error(self, payload: dict[str, Any]) -> NoReturn:
+        if isinstance(payload.get("error"), dict):
+            self._raise(payload)
+        # The documented flat form: {"type": "error", "code", "message", "param"}.
+        self._raise({"error": {k: payload.get(k) for k in ("code", "message", "param")}})
+
+    def _raise(self, body: Any) -> NoReturn:
+        # Kept: every later event raises it again (the first error wins).
+        self._error = error_from_body(
+            body, provider=PROVIDER, status=None, fallback="the response failed"
+        )
+        raise self._error
+
+    # ------------------------------------------------------------ items
+
+    def _on_item_added(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = _index(payload)
+        item = _object(payload, "item")
+        self._seen_items = True
+        kind = item.get("type")
+        if kind == "function_call":
+            return self._start_call(index, item)
+        item_id = _str(item, "id")
+        if kind == "reasoning" and item_id is not None:
+            self._reasoning_ids[index] = item_id
+        return []
+
+    def _on_item_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = _index(payload)
+        item = _object(payload, "item")
+        self._seen_items = True
+        kind = item.get("type")
+        if kind == "function_call":
+            events = self._start_call(index, item)
+            cut = item.get("status") == "incomplete"
+            return events + self._end_call(index, item.get("arguments"), cut=cut)
+        if kind == "reasoning":
+            return self._reasoning_done(index, item)
+        if kind == "message":
+            return self._message_done(index, item)
+        return []
+
+    def _message_done(self, index: int, item: dict[str, Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for position, part in enumerate(_list(item.get("content"))):
+            kind = _str(part, "type")
+            if kind == "refusal":
+                self._refused = True
+            if kind in ("output_text", "refusal"):
+                key = ("text", index, position)
+                field = "text" if kind == "output_text" else "refusal"
+                events += self._append_text(key, self._catch_up(key, _str(part, field)))
+        return events
+
+    # ------------------------------------------------------------ text
+
+    def _on_text_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        key = ("text", _index(payload), _sub_index(payload, "content_index"))
+        return self._append_text(key, _str(payload, "delta"))
+
+    def _on_text_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        key = ("text", _index(payload), _sub_index(payload, "content_index"))
+        return self._append_text(key, self._catch_up(key, _str(payload, "text")))
+
+    def _on_refusal_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        self._refused = True
+        key = ("text", _index(payload), _sub_index(payload, "content_index"))
+        return self._append_text(key, _str(payload, "delta"))
+
+    def _on_refusal_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        self._refused = True
+        key = ("text", _index(payload), _sub_index(payload, "content_index"))
+        return self._append_text(key, self._catch_up(key, _str(payload, "refusal")))
+
+    def _append_text(self, key: Hashable, delta: str | None) -> list[StreamEvent]:
+        if not delta:
+            return []
+        self._texts.setdefault(key, []).append(delta)
+        return _some(self.builder.text(delta))
+
+    def _catch_up(self, key: Hashable, full: str | None) -> str | None:
+        """What ``full`` (a ``.done`` text) adds to what was streamed for ``key``.
+
+        A text that does not extend the streamed one is ignored: the deltas
+        were delivered already and text cannot be taken back.
+        """
+        if full is None:
+            return None
+        so_far = "".join(self._texts.get(key, ()))
+        if full == so_far or not full.startswith(so_far):
+            return None
+        return full[len(so_far) :]
+
+    # ------------------------------------------------------------ reasoning
+
+    def _on_summary_part(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = _index(payload)
+        key = ("summary", index, _sub_index(payload, "summary_index"))
+        self._open_reasoning(index, key, summary=True, item_id=_str(payload, "item_id"))
+        return []
+
+    def _on_summary_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = _index(payload)
+        key = ("summary", index, _sub_index(payload, "summary_index"))
+        self._open_reasoning(index, key, summary=True, item_id=_str(payload, "item_id"))
+        return self._append_reasoning(key, _str(payload, "delta"), summary=True)
+
+    def _on_summary_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = _index(payload)
+        key = ("summary", index, _sub_index(payload, "summary_index"))
+        self._open_reasoning(index, key, summary=True, item_id=_str(payload, "item_id"))
+        return self._append_reasoning(key, self._catch_up(key, _str(payload, "text")), summary=True)
+
+    def _on_reasoning_text_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = _index(payload)
+        key = ("content", index, _sub_index(payload, "content_index"))
+        self._open_reasoning(index, key, summary=False, item_id=_str(payload, "item_id"))
+        return self._append_reasoning(key, _str(payload, "delta"), summary=False)
+
+    def _on_reasoning_text_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = _index(payload)
+        key = ("content", index, _sub_index(payload, "content_index"))
+        self._open_reasoning(index, key, summary=False, item_id=_str(payload, "item_id"))
+        return self._append_reasoning(
+            key, self._catch_up(key, _str(payload, "text")), summary=False
+        )
+
+    def _open_reasoning(
+        self, index: int, key: Hashable, *, summary: bool, item_id: str | None = None
+    ) -> None:
+        keys = self._reasoning.setdefault(index, [])
+        if key not in keys:
+            keys.append(key)
+            item_id = item_id or self._reasoning_ids.get(index)
+            self.builder.reasoning_meta(key=key, summary=summary, id=item_id)
+
+    def _append_reasoning(
+        self, key: Hashable, delta: str | None, *, summary: bool
+    ) -> list[StreamEvent]:
+        if not delta:
+            return []
+        self._texts.setdefault(key, []).append(delta)
+        return _some(self.builder.reasoning(delta, key=key, summary=summary))
+
+    def _reasoning_done(self, index: int, item: dict[str, Any]) -> list[StreamEvent]:
+        events: list[StreamEvent] = []
+        for kind, summary in (("summary", True), ("content", False)):
+            for position, part in enumerate(_list(item.get(kind))):
+                key = (kind, index, position)
+                self._open_reasoning(index, key, summary=summary)
+                full = self._catch_up(key, _str(part, "text"))
+                events += self._append_reasoning(key, full, summary=summary)
+        if not self._reasoning.get(index):
+            # Nothing to read (no summary asked for): the part still carries the item back.
+            self._open_reasoning(index, ("item", index, 0), summary=False)
+        item_id = _str(item, "id") or self._reasoning_ids.get(index)
+        encrypted = _str(item, "encrypted_content")
+        for position, block in enumerate(self._reasoning[index]):
+            self.builder.reasoning_meta(
+                key=block, id=item_id, encrypted=encrypted if position == 0 else None
+            )
+        return events
+
+    # ------------------------------------------------------------ function calls
+
+    def _start_call(self, index: int, item: dict[str, Any]) -> list[StreamEvent]:
+        if self.builder.has_tool(index):
+            return []
+        call_id = _str(item, "call_id") or _str(item, "id")
+        name = _str(item, "name")
+        if not call_id or not name:
+            raise _protocol(f"the function_call item at output {index} has no call_id or name")
+        start = self.builder.tool_start(index, call_id, name, provider_id=_str(item, "id"))
+        return [start, *self._append_arguments(index, _str(item, "arguments"))]
+
+    def _need_call(self, payload: dict[str, Any]) -> int:
+        index = _index(payload)
+        if not self.builder.has_tool(index):
+            raise _protocol(f"arguments for output {index} came before its function_call item")
+        return index
+
+    def _on_arguments_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = self._need_call(payload)
+        return self._append_arguments(index, _str(payload, "delta"))
+
+    def _on_arguments_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
+        index = self._need_call(payload)
+        return self._end_call(index, _str(payload, "arguments"), cut=False)
+
+    def _append_arguments(self, index: int, fragment: str | None) -> list[StreamEvent]:
+        if not fragment or index in self._ended:
+            return []
+        self._args.setdefault(index, []).append(fragment)
+        return _some(self.builder.tool_delta(index, fragment))
+
+    def _end_call(self, index: int, full: Any, *, cut: bool) -> list[StreamEvent]:
+        if index in self._ended:
+            return []
+        events = self._settle_arguments(index, full)
+        self._ended.add(index)
+        if cut:
+            why = f"the response is incomplete ({self._reason or 'no reason given'})"
+            return [*events, self.builder.tool_cut(index, why)]
+        return events + _some(self.builder.tool_end(index))
+
+    def _settle_arguments(self, index: int, full: Any) -> list[StreamEvent]:
+        """Make the call's arguments ``full`` (the ``.done`` text), the source of truth."""
+        if not isinstance(full, str):
+            return []
+        so_far = "".join(self._args.get(index, ()))
+        if full == so_far:
+            return []
+        if full.startswith(so_far):
+            return self._append_arguments(index, full[len(so_far) :])
+        self.builder.tool_replace_arguments(index, full)
+        self._args[index] = [full]
+        return []
+
+
+_P = OpenAIResponsesStreamParser
+_HANDLERS: Final[Mapping[str, Callable[[_P, dict[str, Any]], list[StreamEvent]]]] = {
+    "response.created": _P._on_snapshot,
+    "response.in_progress": _P._on_snapshot,
+    "response.queued": _P._on_snapshot,
+    "response.output_item.added": _P._on_item_added,
+    "response.output_item.done": _P._on_item_done,
+    "response.output_text.delta": _P._on_text_delta,
+    "response.output_text.done": _P._on_text_done,
+    "response.refusal.delta": _P._on_refusal_delta,
+    "response.refusal.done": _P._on_refusal_done,
+    "response.function_call_arguments.delta": _P._on_arguments_delta,
+    "response.function_call_arguments.done": _P._on_arguments_done,
+    "response.reasoning_summary_part.added": _P._on_summary_part,
+    "response.reasoning_summary_text.delta": _P._on_summary_delta,
+    "response.reasoning_summary_text.done": _P._on_summary_done,
+    "response.reasoning_text.delta": _P._on_reasoning_text_delta,
+    "response.reasoning_text.done": _P._on_reasoning_text_done,
+    "response.completed": _P._on_completed,
+    "response.incomplete": _P._on_incomplete,
+    "response.failed": _P._on_failed,
+    "error": _P._on_error,
+}
+"""Event ``type`` → handler; anything else is ignored (unless it carries an ``error``)."""

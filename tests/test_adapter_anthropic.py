@@ -7,7 +7,6 @@ import gc
 import itertools
 import json
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -59,15 +58,14 @@ from actrio.types import (
     Usage,
     UsageUpdate,
 )
+from provider_fixtures import PROVIDER_FIXTURES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from actrio.types import StreamEvent
 
-FIXTURES = (
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers" / "anthropic-messages"
-)
+FIXTURES = PROVIDER_FIXTURES / "anthropic-messages"
 MODEL = "claude-test"
 KEY = "sk-ant-test-key"
 HI = ModelRequest(messages=[Message.user("hi")])

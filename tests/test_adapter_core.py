@@ -4,8 +4,7 @@ prices, model strings, the router and fallback chains."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -50,8 +49,12 @@ from actrio.types import (
     ToolCallStart,
     Usage,
 )
+from provider_fixtures import PROVIDER_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers"
+if TYPE_CHECKING:
+    from pathlib import Path
+
+FIXTURES = PROVIDER_FIXTURES
 
 
 def _fixture(name: str) -> Any:

@@ -6,7 +6,6 @@ import gc
 import itertools
 import json
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -53,13 +52,14 @@ from actrio.types import (
     Usage,
     UsageUpdate,
 )
+from provider_fixtures import PROVIDER_FIXTURES
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from actrio.types import StreamEvent
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers" / "gemini"
+FIXTURES = PROVIDER_FIXTURES / "gemini"
 KEY = "test-key-not-real"
 NO_RETRY = RetryPolicy(max_retries=0)
 

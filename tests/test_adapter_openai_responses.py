@@ -7,7 +7,6 @@ import itertools
 import json
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -53,15 +52,14 @@ from actrio.types import (
     Usage,
     UsageUpdate,
 )
+from provider_fixtures import PROVIDER_FIXTURES
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 
     from actrio.types import StreamEvent
 
-FIXTURES = (
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers" / "openai-responses"
-)
+FIXTURES = PROVIDER_FIXTURES / "openai-responses"
 KEY = "sk-test-responses-key-0000"
 PROVIDER = "openai-responses"
 URL = "https://api.openai.com/v1/responses"

@@ -3,7 +3,6 @@ recorded traffic, and shown to catch adapters that break the contract."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,13 +21,14 @@ from actrio.adapters import (
 from actrio.messages import Message
 from actrio.testing import ConformanceError, Exchange, assert_conforms, check_adapter
 from actrio.types import Finish, ModelRequest, TextDelta, ToolSpec
+from provider_fixtures import PROVIDER_FIXTURES
 
 if TYPE_CHECKING:
     import httpx
 
     from actrio.adapters import Model
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers"
+FIXTURES = PROVIDER_FIXTURES
 NO_RETRY = RetryPolicy(max_retries=0)
 TOOLS = ModelRequest(
     messages=[Message.user("go")],

@@ -28,6 +28,7 @@ from actrio.adapters.errors import (
     ContextLengthExceeded,
     NotFound,
     Overloaded,
+    ProviderConnectionError,
     ProviderError,
     ProviderProtocolError,
     RateLimited,
@@ -465,6 +466,13 @@ async def test_stream_without_final_blank_line_is_interrupted(name: str) -> None
     """The spec drops an unterminated last event: no message_stop, so never a success (fact 9)."""
     data = fixture_bytes(name)
     server = Server(sse_reply(data, chunks=by_event(data)))
+    if name == "stream-refusal-stop-reason":
+        # No output before the cut (the refusal's only text block is empty): nothing
+        # was delivered, so it is a retryable connection error, not an interruption.
+        with pytest.raises(ProviderConnectionError, match="before any output"):
+            await run_stream(make_adapter(server))
+        assert server.all_closed
+        return
     with pytest.raises(StreamInterrupted) as info:
         await run_stream(make_adapter(server))
     assert info.value.partial == EXPECTED_STREAMS[name]()
@@ -637,6 +645,11 @@ async def test_split_unterminated_stream_is_interrupted(name: str, data: st.Data
     stream = fixture_bytes(name)
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=40), label="cuts")
     server = Server(sse_reply(stream, chunks=_cut(stream, cuts)))
+    if name == "stream-refusal-stop-reason":  # no output before the cut: see above
+        with pytest.raises(ProviderConnectionError, match="before any output"):
+            await run_stream(make_adapter(server))
+        assert server.all_closed
+        return
     with pytest.raises(StreamInterrupted) as info:
         await run_stream(make_adapter(server))
     assert info.value.partial == EXPECTED_STREAMS[name]()

@@ -153,6 +153,13 @@ def _deadline_scope(deadline_at: float | None) -> AbstractContextManager[object]
     return nullcontext() if deadline_at is None else trio.fail_at(deadline_at)
 
 
+def _decoding_error(exc: httpx.DecodingError, provider: str) -> ProviderError:
+    """A body whose content-encoding cannot be decoded (not retried: it would fail again)."""
+    return ProviderProtocolError(
+        f"the response body could not be decoded ({str(exc)[:200]})", provider=provider
+    )
+
+
 async def _close(response: httpx.Response) -> None:
     with trio.move_on_after(CLOSE_GRACE, shield=True):
         await response.aclose()
@@ -325,10 +332,23 @@ class HTTPAdapter(abc.ABC):
                 body = await self._read_capped(response)
             finally:
                 await _close(response)
-            raise error_from_response(
-                response.status_code, response.headers, body, provider=self.provider
+            raise self._scrub(
+                error_from_response(
+                    response.status_code, response.headers, body, provider=self.provider
+                )
             )
         return response
+
+    def _scrub(self, error: ProviderError) -> ProviderError:
+        """``error`` with the API key removed from its text (a server may echo it, SE-03)."""
+        try:
+            key = self._api_key()
+        except AuthenticationError:
+            key = None
+        if key and key in error.message:
+            error.message = error.message.replace(key, "REDACTED")
+            error.args = (error.message,)
+        return error
 
     @staticmethod
     async def _read_capped(response: httpx.Response) -> bytes:
@@ -442,6 +462,8 @@ class HTTPAdapter(abc.ABC):
                 data = await response.aread()
             except httpx.TransportError as exc:
                 raise _transport_error(exc, self.provider) from None
+            except httpx.DecodingError as exc:
+                raise _decoding_error(exc, self.provider) from None
         finally:
             if not response.is_closed:
                 await _close(response)
@@ -502,6 +524,7 @@ class ModelStream:
         self._parser: StreamParser | None = None
         self._pending: deque[StreamEvent] = deque()
         self._delivered = False
+        self._deferred: ProviderError | None = None
         self._finished = False
         self._entered = False
         self._raw: list[str] | None = [] if adapter.keep_raw else None
@@ -603,8 +626,11 @@ class ModelStream:
         # decoding or the body was read already (a transport's in-memory body).
         raw = "content-encoding" not in response.headers and not response.is_stream_consumed
         self._chunks = response.aiter_raw() if raw else response.aiter_bytes()
-        # Read until the first event: before it, a failure is safe to retry.
+        # Read until the first output (text, reasoning or a tool call; a usage
+        # update is not output): before it, a failure is safe to retry (P-09).
         self._pending = deque(await self._pull())
+        while not self._finished and not self._parser.builder.emitted:
+            self._pending.extend(await self._pull())
 
     async def _not_a_stream(self, response: httpx.Response, content_type: str) -> None:
         """A 200 that is not an event stream: an error envelope, or a protocol error."""
@@ -640,6 +666,9 @@ class ModelStream:
         parser = self._parser
         decoder = self._decoder
         raw = self._raw
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
         out: list[StreamEvent] = []
         while not out:
             try:
@@ -652,12 +681,22 @@ class ModelStream:
                 raise self._deadline_error() from None
             except httpx.TransportError as exc:
                 raise _transport_error(exc, self._adapter.provider) from None
+            except httpx.DecodingError as exc:
+                raise _decoding_error(exc, self._adapter.provider) from None
             if chunk is None:
                 return self._at_eof()
             for event in decoder.feed(chunk):
                 if raw is not None:
                     raw.append(event.data)
-                out.extend(parser.feed(event))
+                try:
+                    out.extend(parser.feed(event))
+                except ProviderError as exc:
+                    error = self._adapter._scrub(exc)
+                    if self._delivered and out:
+                        # Deliver what came before the error first (P-07).
+                        self._deferred = error
+                        return out
+                    raise error from None
         return out
 
     def _at_eof(self) -> list[StreamEvent]:

@@ -38,7 +38,6 @@ import time
 import traceback
 import urllib.parse
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -91,6 +90,7 @@ from httpserver import (
     respond,
     sse,
 )
+from provider_fixtures import PROVIDER_FIXTURES
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -98,7 +98,7 @@ if TYPE_CHECKING:
     from actrio.adapters._base import HTTPAdapter
     from actrio.types import StreamEvent
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers"
+FIXTURES = PROVIDER_FIXTURES
 SSE_HEADERS = {"content-type": "text/event-stream", "transfer-encoding": "chunked"}
 OK_BODY = {"text": "ok", "usage": {"input": 3, "output": 1}}
 ERROR_BODY = {"error": {"message": "scripted error"}}
@@ -192,10 +192,7 @@ async def server() -> AsyncIterator[ScriptedServer]:
 
 
 def fixture_bytes(name: str) -> bytes:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"fixture {name} is not available")
-    return path.read_bytes()
+    return (FIXTURES / name).read_bytes()
 
 
 def terminated(data: bytes) -> bytes:

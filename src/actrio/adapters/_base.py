@@ -561,13 +561,7 @@ class ModelStream:
 
     async def aclose(self) -> None:
         """Close the connection (idempotent; shielded, within a bounded grace)."""
-        response, self._response = self._response, None
-        chunks, self._chunks = self._chunks, None
-        if chunks is not None:
-            with trio.move_on_after(CLOSE_GRACE, shield=True):
-                await chunks.aclose()  # type: ignore[attr-defined]
-        if response is not None:
-            await _close(response)
+        await self.aclose_response()
         if self._borrowed:
             self._borrowed = False
             assert self._adapter.limiter is not None

@@ -614,6 +614,7 @@ class AnthropicMessages(HTTPAdapter):
     provider: ClassVar[str] = PROVIDER
     default_base_url: ClassVar[str] = "https://api.anthropic.com"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    request_id_headers: ClassVar[tuple[str, ...]] = ("request-id", "x-request-id")
 
     def __init__(
         self,

@@ -784,13 +784,16 @@ class OpenAIChatStreamParser:
         """
         if self.done:
             return []
-        if event.data.lstrip().startswith("[DONE]"):
+        data = event.data
+        if data[:1] != "{" and data.lstrip().startswith("[DONE]"):
             self.done = True
             return self._close_tools()
         payload = self._load(event)
         if payload is None:
             return []
-        usage = _usage(payload.get("usage")) or _usage(_obj(payload.get("x_groq")).get("usage"))
+        usage = _usage(payload.get("usage"))
+        if usage is None and "x_groq" in payload:
+            usage = _usage(_obj(payload["x_groq"]).get("usage"))
         if payload.get("error") is not None or event.event == "error":
             self._usage = usage or self._usage  # the partial answer keeps its cost
             raise error_from_body(payload, provider=PROVIDER, fallback=event.data)

@@ -10,6 +10,19 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 
 EXPECTED = {
+    "policies.py": [
+        "os.shell {'command': 'git commit -m x && rm -rf ~'}: denied (shell-allowlist)",
+        "fs.write {'path': '../outside.txt', 'content': 'x'}: denied (stay-home)",
+        "fs.write {'path': 'notes.txt', 'content': 'x'}: allowed",
+        "fs.write {'path': 'other.txt', 'content': 'x'}: denied (before-fs.write-1)",
+        "refused at load: unknown capability 'fs.wirte'",
+    ],
+    "tools.py": [
+        '["query", "limit", "order"]',
+        "['trio #0 by date', 'trio #1 by date']",
+        "The arguments for tool 'search' were rejected:",
+        "no tool named 'Search' (names match exactly); available: search",
+    ],
     "scopes.py": [
         "search cancelled: True",
         "child deadline is the parent's: True",

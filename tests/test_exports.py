@@ -31,6 +31,12 @@ PUBLIC_MODULES = [
     "actrio.adapters.router",
     "actrio.adapters.cost",
     "actrio.adapters.sse",
+    "actrio.policy",
+    "actrio.policy.paths",
+    "actrio.policy.shell",
+    "actrio.policy.urls",
+    "actrio.testing.strategies",
+    "actrio.tools.errors",
 ]
 
 # Names the issue fixes; code outside the project relies on them.
@@ -63,7 +69,26 @@ REQUIRED = {
     "Message",
     "ToolSpec",
     "Usage",
+    # issue 5: tools and policies
+    "tool",
+    "Tool",
+    "ToolRegistry",
 }
+
+# issue 5: names in actrio.policy
+POLICY_NAMES = {
+    "parse_policies",
+    "load_policies",
+    "PolicyEngine",
+    "PolicySpec",
+    "ShellCommand",
+    "Decision",
+}
+
+
+def test_policy_names_are_exported_and_loaded_lazily() -> None:
+    assert set(actrio.policy.__all__) >= POLICY_NAMES  # type: ignore[attr-defined]
+
 
 # issue 4: names in actrio.adapters
 ADAPTER_NAMES = {

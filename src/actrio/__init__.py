@@ -36,6 +36,9 @@ from actrio.middleware import PluginError as PluginError
 from actrio.runtime import Runtime as Runtime
 from actrio.runtime import current_runtime as current_runtime
 from actrio.runtime import open_runtime as open_runtime
+from actrio.tools import Tool as Tool
+from actrio.tools import ToolRegistry as ToolRegistry
+from actrio.tools import tool as tool
 from actrio.types import ModelRequest as ModelRequest
 from actrio.types import ModelResponse as ModelResponse
 from actrio.types import OutputSchema as OutputSchema
@@ -70,6 +73,8 @@ __all__ = tuple(
             "ScopeStarted",
             "ScopeTimeout",
             "ScopeType",
+            "Tool",
+            "ToolRegistry",
             "ToolSpec",
             "Usage",
             "__version__",
@@ -81,6 +86,7 @@ __all__ = tuple(
             "mark",
             "open_runtime",
             "open_scope",
+            "tool",
             "tools",
             *_kernel_all,
         )
@@ -90,7 +96,7 @@ __all__ = tuple(
 
 def __getattr__(name: str) -> object:
     # The adapters pull in httpx; ``import actrio`` stays light until they are used.
-    if name in ("adapters", "testing"):
+    if name in ("adapters", "policy", "testing"):
         import importlib  # noqa: PLC0415
 
         return importlib.import_module(f"actrio.{name}")

@@ -1,5 +1,40 @@
-"""Tools: instrumented tool calls (``execute``) under the current scope."""
+"""Tools: typed tools (``@tool``), their registry, argument checks and results.
+
+``execute`` runs an instrumented tool call under the current scope.
+"""
 
 from actrio.actors._calls import execute_tool as execute
+from actrio.tools._registry import ToolRegistry as ToolRegistry
+from actrio.tools._results import DEFAULT_MAX_CHARS as DEFAULT_MAX_CHARS
+from actrio.tools._results import ToolOutput as ToolOutput
+from actrio.tools._results import render_result as render_result
+from actrio.tools._tool import Tool as Tool
+from actrio.tools._tool import tool as tool
+from actrio.tools._validate import ArgumentLimits as ArgumentLimits
+from actrio.tools._validate import parse_arguments as parse_arguments
+from actrio.tools.errors import DuplicateTool as DuplicateTool
+from actrio.tools.errors import ToolArgumentsError as ToolArgumentsError
+from actrio.tools.errors import ToolDefinitionError as ToolDefinitionError
+from actrio.tools.errors import ToolError as ToolError
+from actrio.tools.errors import ToolFailed as ToolFailed
+from actrio.tools.errors import ToolTimeout as ToolTimeout
+from actrio.tools.errors import UnknownTool as UnknownTool
 
-__all__ = ("execute",)
+__all__ = (
+    "ArgumentLimits",
+    "DEFAULT_MAX_CHARS",
+    "DuplicateTool",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolDefinitionError",
+    "ToolError",
+    "ToolFailed",
+    "ToolOutput",
+    "ToolRegistry",
+    "ToolTimeout",
+    "UnknownTool",
+    "execute",
+    "parse_arguments",
+    "render_result",
+    "tool",
+)

@@ -1,0 +1,1 @@
+"""The official tools: one implementation per capability of the catalog."""

@@ -382,12 +382,19 @@ def test_pt06_toctou_swap_of_the_file_never_writes_outside(tree: Tree) -> None:
             real.touch()  # empty: ext4 flushes data renamed over a file, which is slow
             os.replace(real, spot)
 
+    # Both states, deterministically first: the link is refused, the file written.
+    flip(1)
+    with pytest.raises(PathDenied):
+        _write(tree.proj, "race.txt")
+    flip(0)
+    _write(tree.proj, "race.txt")
+    spot.write_bytes(b"real")
     outcomes = _race(flip, _alternating_writes(tree.proj, "race.txt"))
     assert tree.snapshot() == before
     assert (tree.outside / "bashrc").read_bytes() == b"BASHRC"
-    # The writer met both states: some writes landed inside, some were refused.
+    # Whether the writer met the link mid-race depends on the scheduler (on a
+    # loaded machine it may not), so only the writes landing is required here.
     assert outcomes["written"] > 0, outcomes
-    assert outcomes["refused"] > 0, outcomes
 
 
 @pytest.mark.usefixtures("no_fsync")

@@ -447,19 +447,6 @@ class HTTPAdapter(abc.ABC):
     async def _complete(self, request: ModelRequest, content: bytes) -> ModelResponse:
         deadline_at = self._deadline_at()
         call_id = _call_ids.next()
-        if deadline_at is None:
-            # The common case, flat: every await in a call passes through each
-            # frame below it, once per socket wait.
-            try:
-                return await self._complete_once(request, content, 1, call_id)
-            except ProviderError as exc:
-                exc.attempts = 1
-                delay = self._first_delay(exc, None)
-                if delay is None:
-                    raise
-                first_delay: float | None = delay
-        else:
-            first_delay = None
         made = [1]
 
         async def once(attempt: int) -> ModelResponse:
@@ -468,7 +455,14 @@ class HTTPAdapter(abc.ABC):
 
         try:
             with _deadline_scope(deadline_at):
-                return await self._retrying(once, deadline_at, first_delay=first_delay)
+                # The first attempt directly, not through ``once`` and
+                # ``_retrying``: every await of a call resumes each frame
+                # below it, once per socket wait.
+                try:
+                    return await self._complete_once(request, content, 1, call_id)
+                except ProviderError as exc:
+                    delay = self._delay_after_first(exc, deadline_at)
+                return await self._retrying(once, deadline_at, first_delay=delay)
         except trio.TooSlowError:
             raise ProviderTimeout(
                 f"the call's deadline of {self.retry.deadline} s passed",
@@ -477,14 +471,15 @@ class HTTPAdapter(abc.ABC):
                 attempts=made[0],
             ) from None
 
-    def _first_delay(self, exc: ProviderError, deadline_at: float | None) -> float | None:
-        """The wait before retrying the first attempt's ``exc``; ``None``: do not retry."""
+    def _delay_after_first(self, exc: ProviderError, deadline_at: float | None) -> float:
+        """The wait before retrying the first attempt's ``exc``; re-raises it if not retried."""
+        exc.attempts = 1
         policy = self.retry
         if policy.max_retries == 0 or not policy.should_retry(exc):
-            return None
+            raise exc
         delay = policy.delay(exc, 0)
         if deadline_at is not None and trio.current_time() + delay >= deadline_at:
-            return None
+            raise exc
         return delay
 
     async def _retrying(
@@ -506,10 +501,7 @@ class HTTPAdapter(abc.ABC):
             try:
                 return await once(1)
             except ProviderError as exc:
-                exc.attempts = 1
-                delay = self._first_delay(exc, deadline_at)
-                if delay is None:
-                    raise
+                delay = self._delay_after_first(exc, deadline_at)
         else:
             delay = first_delay
         await trio.sleep(delay)

@@ -88,14 +88,12 @@ class Verdict:
     Attributes:
         decision: The decision, when no required call is left to run.
         pending: The required calls to run first, with the policy asking.
-        args: The arguments the call was made with.
         capability: The capability.
         version: The version of the policy set.
     """
 
     decision: Decision | None
     pending: tuple[tuple[str, Requirement], ...] = ()
-    args: Mapping[str, object] = _EMPTY
     capability: str = ""
     version: int = 0
 
@@ -164,18 +162,25 @@ class PolicyEngine:
             else _EMPTY
         )
         self.policies: tuple[PolicySpec, ...] = specs
-        compiled = tuple(self._compile(spec, k) for k, spec in enumerate(specs))
-        self._deny = tuple(c for c in compiled if c.kind == "deny")
-        self._before = tuple(c for c in compiled if c.kind == "before")
+        compiled: list[CompiledPolicy] = []
+        seen: set[str] = set()
+        for k, spec in enumerate(specs):
+            compiled.append(self._compile(spec, k, seen))
+            seen.add(spec.id)
+        # By capability, each kind in file order: a call looks at its own policies only.
+        self._deny: dict[str, list[CompiledPolicy]] = {}
+        self._before: dict[str, list[CompiledPolicy]] = {}
+        for policy in compiled:
+            by_kind = self._deny if policy.kind == "deny" else self._before
+            by_kind.setdefault(policy.spec.trigger.capability, []).append(policy)
         # The policy's own line ("policy id: deny ... if ..."), for reasons.
         self._texts = {c.id: render_policy(c.spec).partition("\n")[0] for c in compiled}
 
     # ------------------------------------------------------------ loading
 
-    def _compile(self, spec: PolicySpec, index: int) -> CompiledPolicy:
+    def _compile(self, spec: PolicySpec, index: int, seen: set[str]) -> CompiledPolicy:
         if not isinstance(spec, PolicySpec):
             raise TypeError(f"policies[{index}]: expected a PolicySpec, got {type(spec).__name__}")
-        seen = {p.id for p in self.policies[:index]}
         if spec.id in seen:
             raise PolicySpecError(f"duplicate policy id {spec.id!r}", policy_id=spec.id, path="id")
         trigger = spec.trigger
@@ -244,34 +249,27 @@ class PolicyEngine:
             raise TypeError(f"args must be a mapping, got {type(args).__name__}")
         inputs = self._inputs if inputs is None else {**self._inputs, **inputs}
         outputs = outputs if outputs is not None else _EMPTY
-        for policy in self._deny:
-            if not policy.applies(capability):
-                continue
-            outcome = self._holds(policy, capability, args, inputs, outputs)
-            if outcome is True:
-                return Verdict(decision=self._deny_by(policy, capability), args=args)
-            if outcome is not False:  # an evaluation error: deny (SH-13)
-                return Verdict(decision=outcome, args=args)
+        for policy in self._deny.get(capability, ()):
+            try:
+                holds = policy.condition(self._bind(policy.spec, args), inputs, outputs)
+            except Exception as exc:  # noqa: BLE001  # fail closed: any failure denies (SH-13)
+                return Verdict(decision=self._error(policy, capability, exc))
+            if holds:
+                return Verdict(decision=self._deny_by(policy, capability))
         pending: list[tuple[str, Requirement]] = []
-        for policy in self._before:
-            if not policy.applies(capability):
-                continue
+        for policy in self._before.get(capability, ()):
             try:
                 bound = self._bind(policy.spec, args)
                 if policy.condition(bound, inputs, outputs):
                     reqs = policy.requirements(bound, inputs, outputs)
                     pending.extend((policy.id, self._complete(policy, r, args)) for r in reqs)
             except Exception as exc:  # noqa: BLE001  # fail closed: any failure denies (SH-13)
-                return Verdict(decision=self._error(policy, capability, exc), args=args)
+                return Verdict(decision=self._error(policy, capability, exc))
         if pending:
             return Verdict(
-                decision=None,
-                pending=tuple(pending),
-                args=args,
-                capability=capability,
-                version=self.version,
+                decision=None, pending=tuple(pending), capability=capability, version=self.version
             )
-        return Verdict(decision=self._allow(capability), args=args)
+        return Verdict(decision=self._allow(capability))
 
     async def decide(
         self,
@@ -323,20 +321,6 @@ class PolicyEngine:
         )
 
     # ------------------------------------------------------------ helpers
-
-    def _holds(
-        self,
-        policy: CompiledPolicy,
-        capability: str,
-        args: Mapping[str, object],
-        inputs: Mapping[str, object],
-        outputs: Mapping[str, object],
-    ) -> bool | Decision:
-        """False, True, or the error decision when evaluation failed."""
-        try:
-            return policy.condition(self._bind(policy.spec, args), inputs, outputs)
-        except Exception as exc:  # noqa: BLE001  # fail closed: any failure denies (SH-13)
-            return self._error(policy, capability, exc)
 
     def _complete(
         self, policy: CompiledPolicy, requirement: Requirement, args: Mapping[str, object]

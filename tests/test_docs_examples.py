@@ -17,6 +17,14 @@ EXPECTED = {
         "fs.write {'path': 'other.txt', 'content': 'x'}: denied (before-fs.write-1)",
         "refused at load: unknown capability 'fs.wirte'",
     ],
+    "runtime_tools.py": [
+        "asked: Allow fs.write(path='notes.txt', content='hello')?",
+        "hello",
+        "run_shell denied by shell-allowlist",
+        "write_file denied by stay-home",
+        "write_file denied by before-fs.write-1",
+        "decision events: 7, allowed: 4",
+    ],
     "tools.py": [
         '["query", "limit", "order"]',
         "['trio #0 by date', 'trio #1 by date']",

@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "actrio.codecs",
     "actrio.events",
     "actrio.guardrails",
+    "actrio.human",
     "actrio.intercepts",
     "actrio.llm",
     "actrio.messages",
@@ -37,6 +38,7 @@ PUBLIC_MODULES = [
     "actrio.policy.urls",
     "actrio.testing.strategies",
     "actrio.tools.errors",
+    "actrio.tools.official",
 ]
 
 # Names the issue fixes; code outside the project relies on them.
@@ -88,6 +90,28 @@ POLICY_NAMES = {
 
 def test_policy_names_are_exported_and_loaded_lazily() -> None:
     assert set(actrio.policy.__all__) >= POLICY_NAMES  # type: ignore[attr-defined]
+
+
+# issue 5: the official tools (nemoir-runtime's names, plus fetch_url)
+OFFICIAL_TOOLS = {
+    "read_file": "fs.read",
+    "write_file": "fs.write",
+    "edit_file": "fs.edit",
+    "run_shell": "os.shell",
+    "fetch_url": "http.fetch",
+    "confirm_user": "user.confirm",
+    "ask_user": "user.elicit",
+}
+
+
+def test_the_official_tools_cover_the_catalog() -> None:
+    official = importlib.import_module("actrio.tools.official")
+    catalog = importlib.import_module("actrio.policy").CATALOG
+    for name, capability in OFFICIAL_TOOLS.items():
+        found = getattr(official, name)
+        assert isinstance(found, actrio.Tool)
+        assert found.capability == capability
+    assert set(OFFICIAL_TOOLS.values()) == set(catalog)
 
 
 # issue 4: names in actrio.adapters

@@ -1,17 +1,23 @@
 """The runtime: an actor system plus what instrumented work needs beside it.
 
 :func:`open_runtime` opens an actor system and owns the global middleware
-registry and the installed plugins. Later layers add the tool registry, the
-policy actor and the model adapters. Nothing is kept in module globals, so
-two runtimes in one process never see each other's middleware or events.
+registry, the installed plugins, the tool registry, the policy actor (every
+tool call asks it first), the human-in-the-loop channel and the redactor
+that masks secrets. Nothing is kept in module globals, so two runtimes in
+one process never see each other's tools, policies or events.
 """
 
 from __future__ import annotations
 
 import contextvars
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+import trio
+
+from actrio._redact import Redactor, environment_secrets
+from actrio.human import HumanChannel, Responder
 from actrio.kernel import (
     DEFAULT_CAPACITY,
     ActorSystem,
@@ -27,10 +33,19 @@ from actrio.middleware._context import global_registry_var
 from actrio.middleware._exceptions import PluginError
 from actrio.middleware._plugins import Plugin, PluginManager
 from actrio.middleware._registry import MiddlewareRegistry
+from actrio.tools._registry import ToolRegistry
+from actrio.tools._results import DEFAULT_MAX_CHARS
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
-    from pathlib import Path
+    from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
+
+    import httpx
+
+    from actrio.actors._tool_call import ToolCallResult, ToolHost
+    from actrio.policy._catalog import Capability
+    from actrio.policy._engine import PolicyEngine
+    from actrio.policy._spec import PolicySpec
+    from actrio.tools._tool import Tool
 
 __all__ = ("Runtime", "current_runtime", "open_runtime")
 
@@ -50,6 +65,100 @@ class Runtime:
         self.system = system
         self.middleware = MiddlewareRegistry()
         self.plugins = PluginManager(self.middleware, system.subscribe)
+        self.tools = ToolRegistry()
+        self.human = HumanChannel(system)
+        self.redactor = Redactor()
+        self._setup: _ToolSetup | None = None
+        self._host: ToolHost | None = None
+        self._host_lock = trio.Lock()
+
+    async def _tool_host(self) -> ToolHost:
+        """The tool-call machinery; the policy actor starts with the first call."""
+        if self._host is not None:
+            return self._host
+        if self._setup is None:
+            raise UsageError("this Runtime was not opened by open_runtime(); it cannot call tools")
+        # Shielded: starting the policy actor is quick, and a call cancelled
+        # meanwhile must still reach the point where its cancellation is recorded.
+        with trio.CancelScope(shield=True):
+            async with self._host_lock:
+                if self._host is None:  # the first call; others wait on the lock
+                    self._host = await self._setup.start(self)
+                host: ToolHost = self._host
+        return host
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: str | bytes | Mapping[str, Any] = "{}",
+        *,
+        call_id: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> ToolCallResult:
+        """Call the tool ``name``: validate, ask the policies, run, render the result.
+
+        The call runs as a Tool scope under the current scope. Its arguments
+        are checked before anything else (B-01); the policy actor decides on
+        them after every middleware has run, and the tool runs only if they
+        allow it. Exactly one :class:`~actrio.actors.PolicyDecision` event is
+        published per call that got that far.
+
+        Args:
+            name: The tool's exact name.
+            arguments: JSON text, or the parsed object.
+            call_id: The model's id for the call; one is made if omitted.
+            inputs: The run's inputs policies may refer to (``candidate_path``).
+
+        Returns:
+            The value, the output for the model (capped, secrets masked) and
+            the decision.
+
+        Raises:
+            UnknownTool: No tool has exactly that name.
+            ToolArgumentsError: The arguments do not fit; nothing was decided.
+            ToolDenied: The policies denied it; the tool did not run.
+            ToolTimeout: The tool ran longer than its timeout.
+            ToolFailed: The tool raised.
+        """
+        from actrio.actors._tool_call import call_tool  # noqa: PLC0415  # import time
+
+        host = await self._tool_host()
+        return await call_tool(host, name, arguments, call_id=call_id, inputs=inputs)
+
+    async def replace_policies(self, policies: Iterable[PolicySpec] | str) -> int:
+        """Install a new policy set; return its version.
+
+        The set is compiled (and its examples checked) first, here, so one
+        that fails raises and leaves the current set in force. Calls already
+        decided keep their decision; every later call is decided by the new
+        set, never by a mix.
+
+        Raises:
+            PolicySpecError: For a policy that does not compile.
+            PolicySyntaxError: For text that does not parse.
+        """
+        from actrio.actors._policy import ReplacePolicies  # noqa: PLC0415  # import time
+
+        host = await self._tool_host()
+        assert self._setup is not None
+        engine = self._setup.engine_for(policies)
+        return await host.policies.ask(ReplacePolicies(engine))
+
+    async def policies(self) -> PolicyEngine:
+        """The policy engine in force (its ``version`` and ``policies``)."""
+        from actrio.actors._policy import CurrentPolicies  # noqa: PLC0415  # import time
+
+        host = await self._tool_host()
+        return await host.policies.ask(CurrentPolicies())
+
+    def respond(self, request_id: str, answer: bool | str) -> None:  # the answer
+        """Answer a waiting ``user.confirm`` (a bool) or ``user.elicit`` (a str).
+
+        Raises:
+            UnknownHumanRequest: No such request is waiting.
+            InvalidAnswer: The answer has the wrong type; the request still waits.
+        """
+        self.human.respond(request_id, answer)
 
     def subscribe(
         self,
@@ -84,7 +193,10 @@ class Runtime:
         return self.system.stream(mode=mode, capacity=capacity, types=types)
 
     def __repr__(self) -> str:
-        return f"<Runtime plugins={list(self.plugins.installed())} middleware={self.middleware!r}>"
+        return (
+            f"<Runtime tools={list(self.tools.names())} plugins={list(self.plugins.installed())}"
+            f" middleware={self.middleware!r}>"
+        )
 
 
 @asynccontextmanager
@@ -94,6 +206,18 @@ async def open_runtime(
     available_plugins: Mapping[str, Plugin | Callable[[], Plugin]] | None = None,
     mailbox_capacity: int = DEFAULT_CAPACITY,
     shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE,
+    tools: Iterable[Tool] = (),
+    policies: Iterable[PolicySpec] | str = (),
+    workspace: str | Path | None = None,
+    protected: Iterable[str] | None = None,
+    trusted_dirs: Iterable[str] | None = None,
+    capabilities: Iterable[Capability] = (),
+    human: Responder | Literal["external"] | None = None,
+    human_timeout: float | None = None,
+    secrets: Iterable[str] = (),
+    secrets_from_env: bool = True,
+    http: httpx.AsyncClient | None = None,
+    max_result_chars: int = DEFAULT_MAX_CHARS,
 ) -> AsyncIterator[Runtime]:
     """Open a runtime; leaving the block stops everything in it.
 
@@ -105,15 +229,51 @@ async def open_runtime(
             installed under the ``actrio.plugins`` entry-point group.
         mailbox_capacity: Default mailbox capacity of actors.
         shutdown_grace: Seconds allowed for shutdown.
+        tools: Tools to register (more with ``runtime.tools.add``).
+        policies: The policy set (specs or their text form); version 0.
+        workspace: The directory tools and policies take relative paths
+            from (``None``: the current directory, as it is at each call).
+        protected: Names no file tool writes under and policies protect
+            (default: ``actrio.policy.paths.DEFAULT_PROTECTED``).
+        trusted_dirs: Directories whose programs policies know by bare name
+            (default: ``actrio.policy.shell.DEFAULT_TRUSTED_DIRS``).
+        capabilities: Capabilities beside the catalog's, for policies.
+        human: Who answers ``user.confirm`` / ``user.elicit``: ``None``
+            (no one: asking fails at once), ``"external"`` (only
+            ``runtime.respond``) or an async responder such as
+            :class:`~actrio.human.ConsoleResponder`.
+        human_timeout: Seconds a question may wait for its answer.
+        secrets: Values masked in tool results and events.
+        secrets_from_env: Also mask the values of credential-like
+            environment variables (``*_API_KEY``, ``*TOKEN*``, ...).
+        http: The HTTP client tools share (``http.fetch``).
+        max_result_chars: The cap on a tool result's text for the model.
 
     Raises:
         PluginConfigError: For a bad plugin configuration.
         PluginError: If a plugin fails to install.
+        PolicySpecError: For a policy that does not compile.
+        DuplicateTool: For two tools of one name.
     """
+    setup = _ToolSetup(
+        workspace=workspace,
+        protected=protected,
+        trusted_dirs=trusted_dirs,
+        capabilities=capabilities,
+        http=http,
+        max_result_chars=max_result_chars,
+    )
+    setup.engine = setup.engine_for(policies) if policies else None  # errors now, not later
+    registry = ToolRegistry(tools)
+    redactor = Redactor([*secrets, *(environment_secrets() if secrets_from_env else ())])
     async with open_actor_system(
         mailbox_capacity=mailbox_capacity, shutdown_grace=shutdown_grace
     ) as system:
         runtime = Runtime(system)
+        runtime.tools = registry
+        runtime.redactor = redactor
+        runtime.human = HumanChannel(system, human, timeout=human_timeout)
+        runtime._setup = setup
         token = _current_runtime.set(runtime)
         registry_token = global_registry_var.set(runtime.middleware)
         failure: PluginError | None = None
@@ -127,6 +287,62 @@ async def open_runtime(
             _current_runtime.reset(token)
         if failure is not None:
             raise failure
+
+
+class _ToolSetup:
+    """What open_runtime was told about tools; the machinery starts on first use."""
+
+    def __init__(
+        self,
+        *,
+        workspace: str | Path | None,
+        protected: Iterable[str] | None,
+        trusted_dirs: Iterable[str] | None,
+        capabilities: Iterable[Capability],
+        http: httpx.AsyncClient | None,
+        max_result_chars: int,
+    ) -> None:
+        self.workspace = Path(workspace).absolute() if workspace is not None else None
+        self.protected = None if protected is None else tuple(protected)
+        self.trusted_dirs = None if trusted_dirs is None else tuple(trusted_dirs)
+        self.capabilities = tuple(capabilities)
+        self.http = http
+        self.max_result_chars = max_result_chars
+        self.engine: PolicyEngine | None = None
+
+    def engine_for(self, policies: Iterable[PolicySpec] | str) -> PolicyEngine:
+        from actrio.policy._engine import PolicyEngine  # noqa: PLC0415  # import time
+        from actrio.policy.paths import DEFAULT_PROTECTED  # noqa: PLC0415
+        from actrio.policy.shell import DEFAULT_TRUSTED_DIRS  # noqa: PLC0415
+
+        return PolicyEngine(
+            policies,
+            workspace=self.workspace,
+            protected=DEFAULT_PROTECTED if self.protected is None else self.protected,
+            trusted_dirs=DEFAULT_TRUSTED_DIRS if self.trusted_dirs is None else self.trusted_dirs,
+            capabilities=self.capabilities,
+        )
+
+    async def start(self, runtime: Runtime) -> ToolHost:
+        """Spawn the policy actor and build the host every call uses."""
+        from actrio.actors._policy import PolicyActor  # noqa: PLC0415  # import time
+        from actrio.actors._tool_call import ToolHost  # noqa: PLC0415
+        from actrio.tools.official._human import ask_user, confirm_user  # noqa: PLC0415
+
+        engine = self.engine if self.engine is not None else self.engine_for(())
+        policies = await runtime.system.spawn(PolicyActor(engine), name="policy")
+        return ToolHost(
+            system=runtime.system,
+            registry=runtime.tools,
+            policies=policies,
+            redactor=runtime.redactor,
+            human=runtime.human,
+            workspace=self.workspace,
+            protected=tuple(engine.binder.protected),
+            http=self.http,
+            max_result_chars=self.max_result_chars,
+            fallback={"user.confirm": confirm_user, "user.elicit": ask_user},
+        )
 
 
 def _uninstall_all(runtime: Runtime) -> PluginError | None:

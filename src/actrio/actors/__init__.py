@@ -1,8 +1,11 @@
-"""Actors of the agent runtime: scopes and instrumented calls (later: agents)."""
+"""Actors of the agent runtime: scopes, instrumented calls, the policy actor (later: agents)."""
 
 from actrio.actors._calls import LLMStream as LLMStream
 from actrio.actors._exceptions import ScopeCancelled as ScopeCancelled
 from actrio.actors._exceptions import ScopeTimeout as ScopeTimeout
+from actrio.actors._policy_events import PolicyDecision as PolicyDecision
+from actrio.actors._policy_events import PolicyErrored as PolicyErrored
+from actrio.actors._policy_events import PolicyEvent as PolicyEvent
 from actrio.actors._scope import Scope as Scope
 from actrio.actors._scope import ScopeActor as ScopeActor
 from actrio.actors._scope import ScopeCancel as ScopeCancel
@@ -12,6 +15,9 @@ from actrio.actors._scope import open_scope as open_scope
 
 __all__ = (
     "LLMStream",
+    "PolicyDecision",
+    "PolicyErrored",
+    "PolicyEvent",
     "Scope",
     "ScopeActor",
     "ScopeCancel",

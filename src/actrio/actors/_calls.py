@@ -178,6 +178,7 @@ async def execute_tool(
     *,
     metadata: JsonValue = None,
     timeout: float | None = None,
+    redact: Callable[[JsonValue], JsonValue] | None = None,
 ) -> JsonValue:
     """Run ``await impl(args)`` as a Tool scope under the current scope.
 
@@ -187,6 +188,9 @@ async def execute_tool(
         impl: The tool: an async callable taking the arguments.
         metadata: Metadata (JSON) for the scope's events.
         timeout: Seconds the call may take.
+        redact: Applied last to what the events show (arguments and
+            result), after the sanitize guardrails: the runtime masks
+            secrets with it.
 
     Returns:
         What ``impl`` returned (after execution intercepts).
@@ -217,6 +221,8 @@ async def execute_tool(
             for reg in sanitizers:
                 view = await _call(reg, name, name, view)
         view = to_json_safe(copy_json(view))  # a snapshot: the tool may mutate its args
+        if redact is not None:
+            view = redact(view)
     except MiddlewareError as error:
         early, view = error, None
     async with open_call_scope(
@@ -229,7 +235,8 @@ async def execute_tool(
         )
         run = _wrap(resolve("tool_execution", registries), name, impl)
         result = await run(args)
-        scope.end_data = to_json_safe(copy_json(result))
+        end_data = to_json_safe(copy_json(result))
+        scope.end_data = end_data if redact is None else redact(end_data)
     _raise_if_cancelled(scope)
     return result
 

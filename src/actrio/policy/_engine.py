@@ -44,7 +44,7 @@ from actrio.policy.paths import DEFAULT_PROTECTED, PolicyPath
 from actrio.policy.shell import DEFAULT_TRUSTED_DIRS, ShellCommand
 from actrio.policy.urls import PolicyURL
 
-__all__ = ("Decision", "PolicyEngine", "RequirementRunner", "Verdict")
+__all__ = ("Decision", "PolicyEngine", "RequirementRunner", "Verdict", "satisfy")
 
 RequirementRunner = Callable[[str, Mapping[str, object]], Awaitable[object]]
 """Runs a required call: ``await run(capability, args)``; ``False`` denies."""
@@ -295,30 +295,7 @@ class PolicyEngine:
 
     async def satisfy(self, verdict: Verdict, run: RequirementRunner | None) -> Decision:
         """Finish ``verdict``: run its required calls in order; any ``False`` denies."""
-        if verdict.decision is not None:
-            await trio.lowlevel.checkpoint()
-            return verdict.decision
-        done: list[str] = []
-        for policy_id, requirement in verdict.pending:
-            name = requirement.capability
-            if run is None:
-                return self._denied(
-                    verdict, policy_id, f"requires {name}, and nothing can run it here", done
-                )
-            try:
-                answer = await run(name, requirement.args)
-            except Exception as exc:  # noqa: BLE001  # fail closed: any failure denies (SH-13)
-                reason = f"required {name} failed: {type(exc).__name__}: {_short(str(exc))}"
-                return self._denied(verdict, policy_id, reason, done, error=True)
-            done.append(name)
-            if answer is False:
-                return self._denied(verdict, policy_id, f"required {name} said no", done)
-        return Decision(
-            allowed=True,
-            capability=verdict.capability,
-            version=verdict.version,
-            required=tuple(done),
-        )
+        return await satisfy(verdict, run)
 
     # ------------------------------------------------------------ helpers
 
@@ -373,25 +350,56 @@ class PolicyEngine:
             version=self.version,
         )
 
-    def _denied(
-        self,
-        verdict: Verdict,
-        policy_id: str,
-        reason: str,
-        done: list[str],
-        *,
-        error: bool = False,
-    ) -> Decision:
-        return Decision(
-            allowed=False,
-            capability=verdict.capability,
-            policy_id=policy_id,
-            reason=f"denied by policy {policy_id}: {reason}",
-            error=error,
-            version=verdict.version,
-            required=tuple(done),
-        )
-
     def __repr__(self) -> str:
         ids = [p.id for p in self.policies]
         return f"<PolicyEngine version={self.version} policies={ids}>"
+
+
+async def satisfy(verdict: Verdict, run: RequirementRunner | None) -> Decision:
+    """Finish ``verdict``: run its required calls in order; any ``False`` denies.
+
+    The verdict carries everything needed (its version too), so a verdict
+    made by one engine is finished the same way whatever engine is current.
+    """
+    if verdict.decision is not None:
+        await trio.lowlevel.checkpoint()
+        return verdict.decision
+    done: list[str] = []
+    for policy_id, requirement in verdict.pending:
+        name = requirement.capability
+        if run is None:
+            reason = f"requires {name}, and nothing can run it here"
+            return _denied(verdict, policy_id, reason, done)
+        try:
+            answer = await run(name, requirement.args)
+        except Exception as exc:  # noqa: BLE001  # fail closed: any failure denies (SH-13)
+            reason = f"required {name} failed: {type(exc).__name__}: {_short(str(exc))}"
+            return _denied(verdict, policy_id, reason, done, error=True)
+        done.append(name)
+        if answer is False:
+            return _denied(verdict, policy_id, f"required {name} said no", done)
+    return Decision(
+        allowed=True,
+        capability=verdict.capability,
+        version=verdict.version,
+        required=tuple(done),
+    )
+
+
+def _denied(
+    verdict: Verdict,
+    policy_id: str,
+    reason: str,
+    done: list[str],
+    *,
+    error: bool = False,
+) -> Decision:
+    return Decision(
+        allowed=False,
+        capability=verdict.capability,
+        policy_id=policy_id,
+        reason=f"denied by policy {policy_id}: {reason}",
+        error=error,
+        version=verdict.version,
+        required=tuple(done),
+    )

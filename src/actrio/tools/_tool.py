@@ -328,7 +328,19 @@ class Tool:
             ToolFailed: The function raised; the original is chained. A
                 :class:`ToolError` it raises on purpose passes unchanged.
         """
-        kwargs = parse_arguments(self, arguments)
+        return await self.invoke(parse_arguments(self, arguments))
+
+    async def invoke(self, kwargs: Mapping[str, Any]) -> Any:
+        """Await the function with arguments :func:`parse_arguments` already checked.
+
+        The runtime validates first, asks the policies, then invokes: the
+        timeout covers the function only, not the wait for a decision.
+
+        Raises:
+            ToolTimeout: The call took longer than :attr:`timeout`.
+            ToolFailed: The function raised; the original is chained. A
+                :class:`ToolError` it raises on purpose passes unchanged.
+        """
         await trio.lowlevel.checkpoint()
         with trio.move_on_after(math.inf if self.timeout is None else self.timeout):
             try:

@@ -51,6 +51,7 @@ __all__ = (
     "ArgumentValidator",
     "Param",
     "SignatureArguments",
+    "check_arguments",
     "parse_arguments",
     "read_arguments",
 )
@@ -413,10 +414,30 @@ def parse_arguments(
     Raises:
         ToolArgumentsError: With every problem found, each at its JSON path.
     """
+    return check_arguments(tool, raw, limits=limits)[1]
+
+
+def check_arguments(
+    tool: Tool,
+    raw: str | bytes | bytearray | Mapping[str, Any],
+    *,
+    limits: ArgumentLimits | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Like :func:`parse_arguments`, also returning the checked JSON object.
+
+    Policies decide on the JSON (the exact values the model sent, B-08);
+    the function is called with the keyword arguments built from it.
+
+    Returns:
+        ``(json_object, keyword_arguments)``.
+
+    Raises:
+        ToolArgumentsError: With every problem found, each at its JSON path.
+    """
     data, problems = read_arguments(raw, tool.limits if limits is None else limits)
     if data is None:
         raise ToolArgumentsError(tool.name, problems)
     out, found = tool._validator.validate(data)
     if problems or found:
         raise ToolArgumentsError(tool.name, [*problems, *found])
-    return out
+    return data, out

@@ -12,11 +12,14 @@ kept apart::
         │                          ValueError)
         ├── UnknownTool            no tool has exactly that name (also KeyError)
         ├── ToolArgumentsError     the model's arguments do not fit the tool (ValueError)
+        ├── ToolDenied             the policies denied the call; it never ran
+        │                          (PermissionError)
         ├── ToolTimeout            the tool ran longer than its timeout (TimeoutError)
         └── ToolFailed             the tool raised; the original is ``__cause__``
                                    (RuntimeError)
 
-:class:`ToolArgumentsError` and :class:`UnknownTool` are the model's mistakes:
+:class:`ToolArgumentsError`, :class:`UnknownTool` and :class:`ToolDenied` go back
+to the model:
 their :meth:`~ToolArgumentsError.feedback` text is meant to go back to the
 model as an error result. :class:`ToolFailed` names only the tool and the
 exception's type, never its message or the arguments, so it can be shown and
@@ -25,7 +28,7 @@ logged without leaking what the tool was handling.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from actrio.kernel import ActrioError, UsageError
 
@@ -36,6 +39,7 @@ __all__ = (
     "DuplicateTool",
     "ToolArgumentsError",
     "ToolDefinitionError",
+    "ToolDenied",
     "ToolError",
     "ToolFailed",
     "ToolTimeout",
@@ -178,3 +182,47 @@ class ToolFailed(ToolError, RuntimeError):
 
     def __reduce__(self) -> tuple[type[ToolFailed], tuple[str, BaseException]]:
         return type(self), (self.tool, self.error)
+
+
+class ToolDenied(ToolError, PermissionError):
+    """The policies denied the call, so the tool's code never ran.
+
+    Attributes:
+        tool: The tool's name.
+        capability: The capability decided.
+        policy_id: The policy that denied.
+        reason: Why, for people and for the model.
+        error: Whether it was denied because something failed (fail closed).
+        version: The version of the policy set that decided.
+    """
+
+    def __init__(
+        self,
+        tool: str,
+        capability: str | None,
+        policy_id: str | None,
+        reason: str,
+        *,
+        error: bool = False,
+        version: int = 0,
+    ) -> None:
+        super().__init__(f"tool {tool!r} was denied: {reason}")
+        self.tool = tool
+        self.capability = capability
+        self.policy_id = policy_id
+        self.reason = reason
+        self.error = error
+        self.version = version
+
+    def feedback(self) -> str:
+        """The text to send back to the model as the call's error result."""
+        return f"The call was not allowed and did not run: {self.reason}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = (self.capability, self.policy_id, self.reason, self.error, self.version)
+        return _denied, (self.tool, state)
+
+
+def _denied(tool: str, state: tuple[Any, ...]) -> ToolDenied:
+    capability, policy_id, reason, error, version = state
+    return ToolDenied(tool, capability, policy_id, reason, error=error, version=version)

@@ -394,13 +394,17 @@ async def _read(
 ) -> FetchResult:
     body = bytearray()
     truncated = False
-    async for chunk in response.aiter_bytes():
-        room = max_bytes - len(body)
-        if len(chunk) > room:
-            body += chunk[:room]
-            truncated = True
-            break
-        body += chunk
+    chunks = response.aiter_bytes()
+    try:
+        async for chunk in chunks:
+            room = max_bytes - len(body)
+            if len(chunk) > room:
+                body += chunk[:room]
+                truncated = True
+                break
+            body += chunk
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]  # an async generator
     content = bytes(body)
     content_type = response.headers.get("content-type")
     return FetchResult(

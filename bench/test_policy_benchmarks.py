@@ -10,8 +10,13 @@ run: read and validate the model's JSON arguments, then evaluate the policy.
 
 - actrio: ``actrio.tools.parse_arguments(run_shell, text)`` for
   ``@tool(capability="os.shell") async def run_shell(command: str)``, then
-  ``PolicyEngine(text).evaluate("os.shell", args)`` (synchronous; a fourth
+  ``PolicyEngine(text).evaluate("os.shell", args)`` (synchronous; another
   line shows ``await engine.decide(...)``, which adds a checkpoint).
+  actrio keeps the parses of recent commands (``policy.shell``'s bounded
+  cache). *Cold* clears that cache before every call, so each command is
+  parsed again: the goal is judged on it. *Warm* leaves it, so on this fixed
+  mix every parse is a cache hit. The ``starts_with`` prefix of the policy
+  is parsed once in both (like a compiled literal).
 - nemoir-runtime: the functions its runtime calls per tool call, in order:
   ``json.loads`` plus the object check of ``models._normalize_litellm_response``,
   its catalog-driven ``models.normalize_tool_args(tool, args)``, then
@@ -58,6 +63,7 @@ import pytest
 import trio
 
 from actrio.policy import PolicyEngine
+from actrio.policy import shell as actrio_shell
 from actrio.tools import ToolArgumentsError, parse_arguments, tool
 
 if TYPE_CHECKING:
@@ -164,8 +170,15 @@ async def _nemoir_handler(*, command: str, ctx: Any) -> str:
     return command
 
 
+#: Empties actrio's cache of parsed commands (private: this bench measures it).
+_clear_parsed = actrio_shell._parse_cached.cache_clear
+
+
 class Actrio:
-    """actrio's decision: ``parse_arguments``, then ``PolicyEngine.evaluate``."""
+    """actrio's decision: ``parse_arguments``, then ``PolicyEngine.evaluate``.
+
+    The ``*_cold`` methods empty the cache of parsed commands first.
+    """
 
     def __init__(self) -> None:
         self.engine = PolicyEngine(POLICY_TEXT)
@@ -180,12 +193,23 @@ class Actrio:
         assert decision is not None  # no before policies: always decided at once
         return decision.allowed
 
+    def allowed_cold(self, args: dict[str, Any]) -> bool:
+        """:meth:`allowed` with the command parsed again."""
+        _clear_parsed()
+        return self.allowed(args)
+
     def decide(self, text: str) -> bool:
         """Validation and policy, as a tool call goes through them."""
         return self.allowed(self.validate(text))
 
-    async def decide_async(self, text: str) -> bool:
-        """The same, through ``await engine.decide`` (a checkpoint)."""
+    def decide_cold(self, text: str) -> bool:
+        """:meth:`decide` with the command parsed again."""
+        _clear_parsed()
+        return self.allowed(self.validate(text))
+
+    async def decide_async_cold(self, text: str) -> bool:
+        """The cold decision through ``await engine.decide`` (a checkpoint)."""
+        _clear_parsed()
         decision = await self.engine.decide(CAPABILITY, self.validate(text))
         return decision.allowed
 
@@ -421,18 +445,20 @@ def test_decision_cost(
     by_args = {t: a for t, a in zip(texts, args, strict=True)}
     variants = {
         "nemoir": _timed(theirs.decide, texts, PASSES),
-        "actrio": _timed(ours.decide, texts, PASSES),
+        "actrio": _timed(ours.decide_cold, texts, PASSES),
+        "actrio-warm": _timed(ours.decide, texts, PASSES),
         "nemoir-validate": _timed(theirs.validate, texts, PASSES),
         "actrio-validate": _timed(ours.validate, texts, PASSES),
         "nemoir-policy": _timed(lambda t: theirs.allowed(by_args[t]), texts, PASSES),
-        "actrio-policy": _timed(lambda t: ours.allowed(by_args[t]), texts, PASSES),
-        "actrio-decide": _timed_async(ours.decide_async, texts, PASSES),
+        "actrio-policy": _timed(lambda t: ours.allowed_cold(by_args[t]), texts, PASSES),
+        "actrio-policy-warm": _timed(lambda t: ours.allowed(by_args[t]), texts, PASSES),
+        "actrio-decide": _timed_async(ours.decide_async_cold, texts, PASSES),
     }
     samples = _interleave(variants)
 
     actrio_allows = sum(a for a, _ in MIX.values())
     nemoir_allows = sum(n for _, n in MIX.values())
-    for name in ("actrio", "actrio-policy", "actrio-decide"):
+    for name in ("actrio", "actrio-warm", "actrio-policy", "actrio-policy-warm", "actrio-decide"):
         _check_allowed(samples[name], actrio_allows, PASSES)
     for name in ("nemoir", "nemoir-policy"):
         _check_allowed(samples[name], nemoir_allows, PASSES)
@@ -443,23 +469,31 @@ def test_decision_cost(
     ratio = ours_us / base
     report(
         f"policy decision (validation + policy), seed shell allow-list, {len(MIX)}-command mix: "
-        f"nemoir-runtime {NEMOIR_VERSION} {base:.1f} us/call, actrio {ours_us:.1f} us/call "
+        f"nemoir-runtime {NEMOIR_VERSION} {base:.1f} us/call, actrio cold {ours_us:.1f} us/call "
         f"= {ratio:.2f}x (goal <= 0.5x: {_met(ratio <= 0.5)})"
         f"  [{_spread(samples['nemoir'], samples['actrio'])}]"
     )
+    w = _us(samples["actrio-warm"])
+    report(
+        f"  actrio warm (parsed commands cached): {w:.1f} us/call = {w / base:.2f}x nemoir"
+        f"  [{_spread(samples['nemoir'], samples['actrio-warm'])}]"
+    )
     for part, theirs_what, ours_what in (
         ("validate", "json.loads + normalize_tool_args", "parse_arguments"),
-        ("policy", "bind + _eval_policy_expr", "engine.evaluate"),
+        ("policy", "bind + _eval_policy_expr", "engine.evaluate cold"),
+        ("policy-warm", "bind + _eval_policy_expr", "engine.evaluate warm"),
     ):
-        b, o = _us(samples[f"nemoir-{part}"]), _us(samples[f"actrio-{part}"])
+        mine, theirs_name = f"actrio-{part}", f"nemoir-{part.removesuffix('-warm')}"
+        b, o = _us(samples[theirs_name]), _us(samples[mine])
         report(
-            f"  {part} only: nemoir {theirs_what} {b:.1f} us, actrio {ours_what} {o:.1f} us "
-            f"= {o / b:.2f}x  [{_spread(samples[f'nemoir-{part}'], samples[f'actrio-{part}'])}]"
+            f"  {part.removesuffix('-warm')} only: nemoir {theirs_what} {b:.1f} us, "
+            f"actrio {ours_what} {o:.1f} us = {o / b:.2f}x  "
+            f"[{_spread(samples[theirs_name], samples[mine])}]"
         )
     d = _us(samples["actrio-decide"])
     report(
-        f"  actrio with await engine.decide (a checkpoint): {d:.1f} us/call = {d / base:.2f}x "
-        f"nemoir  [{_spread(samples['nemoir'], samples['actrio-decide'])}]"
+        f"  actrio cold with await engine.decide (a checkpoint): {d:.1f} us/call = "
+        f"{d / base:.2f}x nemoir  [{_spread(samples['nemoir'], samples['actrio-decide'])}]"
     )
 
 
@@ -472,15 +506,18 @@ def test_decision_cost_per_command(
     for command in MIX:
         texts = [json.dumps({"command": command})]
         variants[f"nemoir {command}"] = _timed(theirs.decide, texts, CALLS_EACH)
-        variants[f"actrio {command}"] = _timed(ours.decide, texts, CALLS_EACH)
+        variants[f"actrio {command}"] = _timed(ours.decide_cold, texts, CALLS_EACH)
+        variants[f"actrio-warm {command}"] = _timed(ours.decide, texts, CALLS_EACH)
     samples = _interleave(variants)
-    report(f"policy decision per command (us/call, best of {REPEAT}):")
+    report(f"policy decision per command (us/call, best of {REPEAT}; actrio cold, then warm):")
     for command, (actrio_allows, nemoir_allows) in MIX.items():
         _check_allowed(samples[f"actrio {command}"], int(actrio_allows), CALLS_EACH)
+        _check_allowed(samples[f"actrio-warm {command}"], int(actrio_allows), CALLS_EACH)
         _check_allowed(samples[f"nemoir {command}"], int(nemoir_allows), CALLS_EACH)
         b, o = _us(samples[f"nemoir {command}"]), _us(samples[f"actrio {command}"])
+        w = _us(samples[f"actrio-warm {command}"])
         verdicts = f"{'allow' if actrio_allows else 'deny'}/{'allow' if nemoir_allows else 'deny'}"
         report(
-            f"  {command!r:34} nemoir {b:5.1f}, actrio {o:5.1f} = {o / b:5.2f}x "
-            f"(actrio/nemoir: {verdicts})"
+            f"  {command!r:34} nemoir {b:5.1f}, actrio cold {o:5.1f} = {o / b:5.2f}x, "
+            f"warm {w:5.1f} = {w / b:5.2f}x (actrio/nemoir: {verdicts})"
         )

@@ -26,8 +26,9 @@ from typing import Literal
 
 import attrs
 
+from actrio.policy import _shell_programs
 from actrio.policy.paths import DEFAULT_PROTECTED, PolicyPath
-from actrio.policy.shell import DEFAULT_TRUSTED_DIRS, ShellCommand
+from actrio.policy.shell import DEFAULT_TRUSTED_DIRS, ShellCommand, parse_normalised
 from actrio.policy.urls import PolicyURL
 
 __all__ = ("CATALOG", "Binder", "Capability", "Param", "ParamKind")
@@ -123,6 +124,14 @@ CATALOG: Mapping[str, Capability] = _catalog(
 )
 
 
+def _normalised(binder: Binder) -> frozenset[str] | None:
+    """The binder's trusted directories normalised, or None if they are invalid."""
+    try:
+        return _shell_programs.normalise_dirs(binder.trusted_dirs)
+    except (TypeError, ValueError):
+        return None  # bind() reports it for each command, as ShellCommand.parse does
+
+
 @attrs.frozen(kw_only=True)
 class Binder:
     """Turns a capability call's arguments into the values policies see.
@@ -139,6 +148,9 @@ class Binder:
     protected: Sequence[str] = DEFAULT_PROTECTED
     trusted_dirs: frozenset[str] = DEFAULT_TRUSTED_DIRS
     catalog: Mapping[str, Capability] = CATALOG
+    _trusted: frozenset[str] | None = attrs.field(
+        init=False, repr=False, eq=False, default=attrs.Factory(_normalised, takes_self=True)
+    )
 
     def bind(self, capability: str, name: str, value: object) -> object:
         """The value a policy sees for argument ``name`` of a ``capability`` call.
@@ -160,5 +172,7 @@ class Binder:
             cwd = self.workspace if self.workspace is not None else Path.cwd()
             return PolicyPath.of(value, cwd=cwd, protected=self.protected)
         if param.kind == "command":
+            if self._trusted is not None:
+                return parse_normalised(value, self._trusted)
             return ShellCommand.parse(value, trusted_dirs=self.trusted_dirs)
         return PolicyURL.parse(value)

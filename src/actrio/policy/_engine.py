@@ -215,13 +215,25 @@ class PolicyEngine:
     ) -> tuple[Mapping[str, object], Mapping[str, object]]:
         return self._bind(spec, dict(example.args)), example.inputs
 
-    def _bind(self, spec: PolicySpec, args: Mapping[str, object]) -> dict[str, object]:
+    def _bind(
+        self,
+        spec: PolicySpec,
+        args: Mapping[str, object],
+        memo: dict[str, object] | None = None,
+    ) -> dict[str, object]:
+        """The values ``spec`` sees; ``memo`` keeps each argument's binding for one call."""
         trigger = spec.trigger
         bound: dict[str, object] = {}
         for local, arg in trigger.bind.items():
             if arg not in args:
                 raise LookupError(f"the call has no argument {arg!r}")
-            bound[local] = self.binder.bind(trigger.capability, arg, args[arg])
+            if memo is not None and arg in memo:
+                bound[local] = memo[arg]
+                continue
+            value = self.binder.bind(trigger.capability, arg, args[arg])
+            if memo is not None:
+                memo[arg] = value
+            bound[local] = value
         return bound
 
     # ------------------------------------------------------------ deciding
@@ -249,9 +261,10 @@ class PolicyEngine:
             raise TypeError(f"args must be a mapping, got {type(args).__name__}")
         inputs = self._inputs if inputs is None else {**self._inputs, **inputs}
         outputs = outputs if outputs is not None else _EMPTY
+        memo: dict[str, object] = {}  # every policy of the call sees one binding per argument
         for policy in self._deny.get(capability, ()):
             try:
-                holds = policy.condition(self._bind(policy.spec, args), inputs, outputs)
+                holds = policy.condition(self._bind(policy.spec, args, memo), inputs, outputs)
             except Exception as exc:  # noqa: BLE001  # fail closed: any failure denies (SH-13)
                 return Verdict(decision=self._error(policy, capability, exc))
             if holds:
@@ -259,7 +272,7 @@ class PolicyEngine:
         pending: list[tuple[str, Requirement]] = []
         for policy in self._before.get(capability, ()):
             try:
-                bound = self._bind(policy.spec, args)
+                bound = self._bind(policy.spec, args, memo)
                 if policy.condition(bound, inputs, outputs):
                     reqs = policy.requirements(bound, inputs, outputs)
                     pending.extend((policy.id, self._complete(policy, r, args)) for r in reqs)

@@ -59,6 +59,8 @@ _OPERATORS: Final = (
     ")",
     "\n",
 )
+#: The first of ``_OPERATORS`` written at a position (alternatives are tried in order).
+_OPERATOR: Final = re.compile("|".join(re.escape(o) for o in _OPERATORS))
 #: Operators that end a command.
 CONTROL_OPERATORS: Final = frozenset({"&&", "||", ";", "|", "|&", "&", "\n"})
 #: Operators that bind the following word as a redirection target.
@@ -109,7 +111,17 @@ _ASSIGN_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?")
 _SIMPLE_BRACED: Final = re.compile(r"\{(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])\}")
 _SPECIAL_PARAMS: Final = frozenset("@*#?$!-0123456789")
 _IO_NUMBER: Final = re.compile(r"[0-9]+(?=[<>])")
+_DIGITS: Final = frozenset("0123456789")
 _MAX_FD_DIGITS: Final = 9
+#: Characters :meth:`_Lexer._plain` only appends (no glob, tilde, brace or ``=``
+#: role), outside metacharacters and quoting: read as one run.
+_RUN: Final = re.compile(r"[^ \t\n;&|<>()\\'\"$`*?\[~{}=]+")
+#: A whole word of such characters, ``=`` allowed: read without a word state.
+_PLAIN_WORD: Final = re.compile(r"[^ \t\n;&|<>()\\'\"$`*?\[~{}]+")
+#: A character that stops :func:`segments` from splitting the text on blanks
+#: alone (an operator, quoting, an expansion, a comment).
+_NOT_PLAIN_TEXT: Final = re.compile(r"[\n;&|<>()\\'\"$`*?\[~{}#]")
+_BLANK_SEPARATED: Final = re.compile(r"[^ \t]+")
 
 
 class LexError(ValueError):
@@ -213,9 +225,11 @@ class _WordState:
 class _Lexer:
     """A single forward pass over ``text``."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, fast: bool = True) -> None:
         self.text = text
         self.pos = 0
+        # False reads every character through the general path (see segments).
+        self.fast = fast
 
     def tokens(self) -> Iterator[Word | Operator]:
         """Yield tokens in order; raises LexError on an opaque construct."""
@@ -225,14 +239,14 @@ class _Lexer:
             c = text[self.pos]
             if c in _BLANKS:
                 self.pos += 1
-            elif text.startswith("\\\n", self.pos):
+            elif c == "\\" and text.startswith("\\\n", self.pos):
                 self.pos += 2
             elif c == "#":
                 end = text.find("\n", self.pos)
                 self.pos = n if end < 0 else end
             elif c in _METACHARS:
                 yield self._operator(None, self.pos)
-            elif (m := _IO_NUMBER.match(text, self.pos)) is not None:
+            elif c in _DIGITS and (m := _IO_NUMBER.match(text, self.pos)) is not None:
                 digits = m.group()
                 if len(digits) > _MAX_FD_DIGITS:
                     raise LexError(f"file descriptor number {digits[:12]}... too large", m.start())
@@ -243,7 +257,9 @@ class _Lexer:
 
     def _operator(self, fd: int | None, start: int) -> Operator:
         text = self.text
-        op = next(o for o in _OPERATORS if text.startswith(o, self.pos))
+        m = _OPERATOR.match(text, self.pos)
+        assert m is not None  # called at a metacharacter, and each is an operator
+        op = m.group()
         if op in _STRUCTURAL:
             raise LexError(_STRUCTURAL[op], self.pos)
         if op in {"<", ">"} and text.startswith("(", self.pos + 1):
@@ -255,6 +271,10 @@ class _Lexer:
         text = self.text
         n = len(text)
         start = self.pos
+        if self.fast:
+            plain = self._plain_word()
+            if plain is not None:
+                return plain
         st = _WordState(start)
         while self.pos < n and text[self.pos] not in _METACHARS:
             c = text[self.pos]
@@ -268,6 +288,12 @@ class _Lexer:
                 self._dollar(st, in_double=False)
             elif c == "`":
                 raise LexError("command substitution `...`", self.pos)
+            elif self.fast and (m := _RUN.match(text, self.pos)) is not None:
+                # The same as _plain for each character: append, remember the last.
+                run = m.group()
+                st.chars.append(run)
+                st.prev_plain = run[-1]
+                self.pos = m.end()
             else:
                 self._plain(st, c)
         value = "".join(st.chars)
@@ -278,6 +304,18 @@ class _Lexer:
         return Word(
             value, start, self.pos, st.expansion, st.expansion_at, st.assignment, raw, tilde
         )
+
+    def _plain_word(self) -> Word | None:
+        """The word at ``pos`` if it has no quote, expansion or brace; else None."""
+        text, start = self.text, self.pos
+        m = _PLAIN_WORD.match(text, start)
+        if m is None:
+            return None
+        end = m.end()
+        if end < len(text) and text[end] not in _METACHARS:
+            return None
+        self.pos = end
+        return _bare_word(m.group(), start)
 
     def _plain(self, st: _WordState, c: str) -> None:
         offset = self.pos
@@ -407,24 +445,39 @@ def tokens(text: str) -> Iterator[Word | Operator]:
     return _Lexer(text).tokens()
 
 
-def segments(text: str, *, max_segments: int) -> list[RawSegment]:
+def segments(text: str, *, max_segments: int, fast: bool = True) -> list[RawSegment]:
     """Split ``text`` into commands joined by control operators.
 
     Args:
         text: The command text.
         max_segments: Stop with a LexError once there are more commands.
+        fast: Take the shortcuts for plain words (the default). False reads
+            every character the general way: the reference the shortcuts
+            are tested against, with the same result.
 
     Raises:
         LexError: For an opaque construct, a missing command next to an
             operator, a shell keyword, or too many commands.
     """
     splitter = _Splitter(max_segments)
-    for tok in tokens(text):
+    if fast and _NOT_PLAIN_TEXT.search(text) is None:
+        # Plain words between blanks: each is what _Lexer._plain_word reads.
+        for m in _BLANK_SEPARATED.finditer(text):
+            splitter.word(_bare_word(m.group(), m.start()))
+        return splitter.finish(len(text))
+    for tok in _Lexer(text, fast=fast).tokens():
         if isinstance(tok, Word):
             splitter.word(tok)
         else:
             splitter.operator(tok)
     return splitter.finish(len(text))
+
+
+def _bare_word(raw: str, start: int) -> Word:
+    """A word without quotes, expansions or braces; ``NAME=`` makes an assignment."""
+    equals = raw.find("=")
+    assignment = equals > 0 and _ASSIGN_NAME.fullmatch(raw, 0, equals) is not None
+    return Word(raw, start, start + len(raw), None, -1, assignment, raw)
 
 
 @attrs.define

@@ -127,13 +127,10 @@ _INLINE_CODE: Final[dict[str, tuple[frozenset[str], _Options]]] = {
     "Rscript": (frozenset({"-e"}), _opts()),
     "osascript": (frozenset({"-e"}), _opts()),
 }
-_INTERPRETER_ALIASES: Final = (
-    (re.compile(r"(?:python|pypy)[0-9.]*"), "python"),
-    (re.compile(r"nodejs"), "node"),
-    (re.compile(r"luajit|lua[0-9.]+"), "lua"),
-    (re.compile(r"perl[0-9.]+"), "perl"),
-    (re.compile(r"ruby[0-9.]+"), "ruby"),
-    (re.compile(r"php[0-9.]+"), "php"),
+#: Versioned and alternative interpreter names; the group name is the canonical one.
+_INTERPRETER_ALIASES: Final = re.compile(
+    r"(?P<python>(?:python|pypy)[0-9.]*)|(?P<node>nodejs)|(?P<lua>luajit|lua[0-9.]+)"
+    r"|(?P<perl>perl[0-9.]+)|(?P<ruby>ruby[0-9.]+)|(?P<php>php[0-9.]+)"
 )
 _AWKS: Final = frozenset({"awk", "gawk", "mawk", "nawk"})
 _AWK_OPTIONS: Final = _opts("", "-F -v --field-separator --assign", "-f --file")
@@ -346,14 +343,14 @@ def _finish(
     assignments: list[str],
 ) -> Resolved:
     """Classify the effective command once wrappers are peeled off."""
-    base = Resolved(tuple(wrappers), command, None, tuple(assignments))
-    risky = dangerous_assignment(assignments)
+    risky = dangerous_assignment(assignments) if assignments else None
     if risky is not None:
-        return attrs.evolve(base, opaque=f"assignment {risky!r} changes what programs run")
+        why = f"assignment {risky!r} changes what programs run"
+        return Resolved(tuple(wrappers), command, None, tuple(assignments), opaque=why)
     if not command:
-        return base
+        return Resolved(tuple(wrappers), command, None, tuple(assignments))
     program = identity(command[0], trusted)
-    base = attrs.evolve(base, program=program)
+    base = Resolved(tuple(wrappers), command, program, tuple(assignments))
     return _classify(base, basename(program), command[1:], exact[1:])
 
 
@@ -466,10 +463,8 @@ _HANDLERS: Final[dict[str, _Handler]] = {
 def _interpreter(name: str) -> str | None:
     if name in _INLINE_CODE or name in _AWKS:
         return name
-    for pattern, canonical in _INTERPRETER_ALIASES:
-        if pattern.fullmatch(name):
-            return canonical
-    return None
+    m = _INTERPRETER_ALIASES.fullmatch(name)
+    return None if m is None else m.lastgroup
 
 
 def _inline_code(name: str, args: tuple[str, ...], exact: tuple[bool, ...]) -> str | None:

@@ -134,6 +134,7 @@ Short flags match inside clusters (``curl -sSo f``), ``--name`` matches
 
 from __future__ import annotations
 
+import functools
 import shlex
 import unicodedata
 from typing import TYPE_CHECKING, ClassVar, Final
@@ -170,6 +171,11 @@ MAX_SEGMENTS: Final = 64
 MAX_NESTING: Final = 3
 #: Programs :meth:`ShellCommand.runs` looks through (SH-04).
 WRAPPER_PROGRAMS: Final = frozenset(WRAPPERS)
+
+#: Parses of this many top-level commands are kept (:func:`parse_normalised`).
+_CACHE_SIZE: Final = 256
+#: Longer commands are parsed every time, so the cache stays small.
+_CACHE_MAX_CHARS: Final = 4096
 
 _INVISIBLE_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 _WRITE_OPS: Final = frozenset({">", ">>", ">|", "&>", "&>>", "<>"})
@@ -297,6 +303,9 @@ class ShellCommand:
     ) -> ShellCommand:
         """Parse ``text``; never raises for a string.
 
+        Parsing reads nothing but its arguments, so the (immutable) results
+        for recent short commands are shared.
+
         Args:
             text: The command as the shell tool will pass it to ``bash -c``.
             trusted_dirs: Absolute directories whose programs are known by
@@ -310,7 +319,7 @@ class ShellCommand:
         """
         if not isinstance(text, str):
             raise TypeError(f"a shell command must be a str, got {type(text).__name__}")
-        return _parse(text, programs.normalise_dirs(trusted_dirs), 0)
+        return parse_normalised(text, programs.normalise_dirs(trusted_dirs))
 
     # ---------------------------------------------------------- allow side
 
@@ -519,8 +528,39 @@ def _same_program(candidate: str, target: str) -> bool:
     return candidate == target or shell_flags.basename(candidate) == target
 
 
+def parse_normalised(text: str, trusted: frozenset[str]) -> ShellCommand:
+    """:meth:`ShellCommand.parse` for ``trusted`` already normalised.
+
+    Parsing is a pure function of the text and the trusted directories (no
+    filesystem, environment or working directory), and a :class:`ShellCommand`
+    is immutable, so the parses of recent short commands are shared.
+    """
+    if type(text) is str and len(text) <= _CACHE_MAX_CHARS:
+        return _parse_cached(text, trusted)
+    return _parse(text, trusted, 0)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _parse_cached(text: str, trusted: frozenset[str]) -> ShellCommand:
+    return _parse(text, trusted, 0)
+
+
 def _prefix(prefix: str, trusted: frozenset[str]) -> tuple[tuple[str, ...], bool]:
-    """Tokenize a ``starts_with`` prefix into words and a needs-more flag."""
+    """Tokenize a ``starts_with`` prefix into words and a needs-more flag.
+
+    Policies pass the same literal prefix on every call: its words are kept.
+    """
+    if type(prefix) is str:
+        return _prefix_cached(prefix, trusted)
+    return _prefix_words(prefix, trusted)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _prefix_cached(prefix: str, trusted: frozenset[str]) -> tuple[tuple[str, ...], bool]:
+    return _prefix_words(prefix, trusted)
+
+
+def _prefix_words(prefix: str, trusted: frozenset[str]) -> tuple[tuple[str, ...], bool]:
     cmd = _parse(prefix, trusted, 0)
     if not cmd.is_simple():
         raise ShellSyntaxError(f"prefix {prefix!r} is not a simple command: {cmd.reason}")
@@ -560,6 +600,14 @@ def _parse(text: str, trusted: frozenset[str], depth: int) -> ShellCommand:
 
 def _invisible(text: str) -> str | None:
     """Name the first control or invisible character (BY-5, B-08)."""
+    # str.isprintable is False exactly for the categories "C*" and "Z*" but
+    # the ASCII space: the same set as _INVISIBLE_CATEGORIES, checked in C.
+    if text.isprintable():
+        return None
+    return _invisible_scan(text)
+
+
+def _invisible_scan(text: str) -> str | None:
     for i, ch in enumerate(text):
         if ch in "\n\t ":
             continue
@@ -576,25 +624,28 @@ def _segment(
     while k < len(raw.words) and raw.words[k].assignment:
         k += 1
     leading, words = raw.words[:k], raw.words[k:]
-    argv = tuple(w.value for w in words)
-    exact = tuple(w.expansion is None for w in words)
+    argv = tuple([w.value for w in words])
+    exact = tuple([w.expansion is None for w in words])
     resolved = programs.resolve(argv, exact, trusted)
-    redirections = tuple(_redirection(r) for r in raw.redirections)
-    nested = tuple(_parse(code, trusted, depth + 1) for code in resolved.code) + tuple(
-        _parse(shlex.join(a), trusted, depth + 1) for a in resolved.argvs
-    )
+    redirections = tuple([_redirection(r) for r in raw.redirections])
+    nested: tuple[ShellCommand, ...] = ()
+    if resolved.code or resolved.argvs:
+        nested = tuple(
+            [_parse(code, trusted, depth + 1) for code in resolved.code]
+            + [_parse(shlex.join(a), trusted, depth + 1) for a in resolved.argvs]
+        )
     opaque = resolved.opaque or _opaque_segment(leading, raw, nested)
     seg = Segment(
-        argv=argv,
-        operator=raw.operator,
-        redirections=redirections,
-        assignments=tuple(w.value for w in leading) + resolved.assignments,
-        wrappers=resolved.wrappers,
-        command=resolved.command,
-        program=resolved.program,
-        exact=all(exact),
-        nested=nested,
-        opaque_reason=opaque,
+        argv,
+        raw.operator,
+        redirections,
+        tuple([w.value for w in leading]) + resolved.assignments,
+        resolved.wrappers,
+        resolved.command,
+        resolved.program,
+        all(exact),
+        nested,
+        opaque,
     )
     reason = _first_reason(raw, leading, words, resolved)
     if reason is None and opaque is not None:
@@ -605,7 +656,7 @@ def _segment(
 def _opaque_segment(
     leading: tuple[lexer.Word, ...], raw: lexer.RawSegment, nested: tuple[ShellCommand, ...]
 ) -> str | None:
-    risky = programs.dangerous_assignment([w.value for w in leading])
+    risky = programs.dangerous_assignment([w.value for w in leading]) if leading else None
     if risky is not None:
         return f"assignment {risky!r} changes what programs run"
     for r in raw.redirections:

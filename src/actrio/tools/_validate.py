@@ -114,6 +114,8 @@ _DEPTH_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def _check_depth(text: str, max_depth: int) -> None:
+    if text.count("[") + text.count("{") <= max_depth:
+        return  # only brackets open levels: there are too few to nest deeper
     depth = 0
     for match in _TOKENS.finditer(text):
         step = _DEPTH_STEP.get(match.group())

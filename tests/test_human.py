@@ -8,8 +8,10 @@ import os
 import pytest
 import trio
 import trio.testing
+from cattrs.errors import ClassValidationError
 
 import actrio
+from actrio._wire import converter, structure_tagged
 from actrio.human import (
     ConsoleResponder,
     HumanChannel,
@@ -311,3 +313,26 @@ async def test_a_responder_finishing_after_respond_changes_nothing(
             [waiting] = rt.human.pending()
             rt.respond(waiting.id, "first")
     assert results == ["first"]
+
+
+@pytest.mark.parametrize("answer", [True, False, "Ada", None])
+def test_human_events_round_trip_through_the_wire_form(answer: bool | str | None) -> None:
+    """JSONL exports read back: the answer keeps its type (a bool stays a bool)."""
+    event = HumanResponded(
+        request_id="h-1", status="answered", answer=answer, source="respond", seq=3, time=1.5
+    )
+    again = structure_tagged(converter.unstructure(event))
+    assert again == event
+    assert type(again.answer) is type(answer)
+    asked = HumanRequested(request_id="h-1", question="confirm", text="ok?", call_id="c")
+    assert structure_tagged(converter.unstructure(asked)) == asked
+
+
+def test_a_bad_answer_in_the_wire_form_is_refused() -> None:
+    with pytest.raises(ClassValidationError) as caught:
+        structure_tagged(
+            {"kind": "human_responded", "request_id": "h", "status": "answered", "answer": 3}
+        )
+    [error] = caught.value.exceptions
+    assert isinstance(error, TypeError)
+    assert "got int" in str(error)

@@ -11,6 +11,8 @@ SE-08).
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -599,3 +601,24 @@ async def test_list_arguments_are_cut_item_by_item_and_no_secrets_means_no_maski
     assert decision.args["items"][0] == "a"
     assert decision.args["items"][1].endswith("… [2000 characters]")
     assert "tools=['many']" in repr(rt)
+
+
+def test_policy_and_human_events_load_lazily_and_still_read_back() -> None:
+    """``import actrio`` skips them; reading an export with their kinds imports them."""
+    code = (
+        "import sys, actrio\n"
+        "from actrio._wire import structure_tagged\n"
+        "lazy = ('actrio.human', 'actrio._redact', 'actrio.actors._policy_events')\n"
+        "assert not [m for m in lazy if m in sys.modules], sys.modules.keys()\n"
+        "e = structure_tagged({'kind': 'policy_decision', 'call_id': 'c', 'tool': 't',"
+        " 'capability': None, 'allowed': True})\n"
+        "h = structure_tagged({'kind': 'human_responded', 'request_id': 'h',"
+        " 'status': 'cancelled'})\n"
+        "print(type(e).__name__, type(h).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert out.split() == ["PolicyDecision", "HumanResponded"]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        actrio.actors.nope  # type: ignore[attr-defined]  # noqa: B018

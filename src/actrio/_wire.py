@@ -9,6 +9,7 @@ converter to pick the class from that tag.
 
 from __future__ import annotations
 
+import importlib
 import types
 import typing
 from typing import Any
@@ -95,6 +96,15 @@ def register_kind_union(union: Any) -> dict[str, type[Any]]:
     return by_kind
 
 
+_LAZY_KINDS: dict[str, str] = {
+    "policy_decision": "actrio.actors._policy_events",
+    "policy_error": "actrio.actors._policy_events",
+    "human_requested": "actrio.human",
+    "human_responded": "actrio.human",
+}
+"""Kinds whose module ``import actrio`` does not load; imported when one is read."""
+
+
 def structure_tagged(data: Any) -> Any:
     """Structure a mapping into the class its ``kind`` names, from any registered union.
 
@@ -104,6 +114,9 @@ def structure_tagged(data: Any) -> Any:
     """
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
         raise ValueError(f"expected a mapping with a string 'kind' key, got {data!r}")
+    module = _LAZY_KINDS.get(data["kind"])
+    if module is not None and data["kind"] not in _by_kind:
+        importlib.import_module(module)  # registers its kinds
     cls = _by_kind.get(data["kind"])
     if cls is None:
         raise ValueError(f"unknown kind {data['kind']!r}")

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import attrs
 import trio
 
-from actrio._wire import register_kind_union
+from actrio._wire import converter, register_kind_union
 from actrio.kernel import ActrioError, Event, UsageError
 
 if TYPE_CHECKING:
@@ -165,6 +165,15 @@ HumanEvent: TypeAlias = HumanRequested | HumanResponded
 """The closed union of the channel's events."""
 
 HUMAN_EVENT_KINDS = register_kind_union(HumanEvent)
+
+
+def _structure_answer(value: object, _: object) -> bool | str | None:
+    if value is None or isinstance(value, bool | str):
+        return value
+    raise TypeError(f"an answer is a bool, a str or null, got {type(value).__name__}")
+
+
+converter.register_structure_hook(bool | str | None, _structure_answer)
 
 Responder = Callable[[HumanRequest], Awaitable[bool | str]]
 """An async function answering a :class:`HumanRequest`."""

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
-from actrio._redact import Redactor, environment_secrets
-from actrio.human import HumanChannel, Responder
 from actrio.kernel import (
     DEFAULT_CAPACITY,
     ActorSystem,
@@ -41,7 +39,9 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from actrio._redact import Redactor
     from actrio.actors._tool_call import ToolCallResult, ToolHost
+    from actrio.human import HumanChannel, Responder
     from actrio.policy._catalog import Capability
     from actrio.policy._engine import PolicyEngine
     from actrio.policy._spec import PolicySpec
@@ -66,11 +66,29 @@ class Runtime:
         self.middleware = MiddlewareRegistry()
         self.plugins = PluginManager(self.middleware, system.subscribe)
         self.tools = ToolRegistry()
-        self.human = HumanChannel(system)
-        self.redactor = Redactor()
+        self._human: HumanChannel | None = None
+        self._redactor: Redactor | None = None
         self._setup: _ToolSetup | None = None
         self._host: ToolHost | None = None
         self._host_lock = trio.Lock()
+
+    @property
+    def human(self) -> HumanChannel:
+        """The human-in-the-loop channel (see :mod:`actrio.human`)."""
+        if self._human is None:
+            from actrio.human import HumanChannel  # noqa: PLC0415  # import time
+
+            self._human = HumanChannel(self.system)
+        return self._human
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks the runtime's secrets in tool results and events."""
+        if self._redactor is None:
+            from actrio._redact import Redactor  # noqa: PLC0415  # import time
+
+            self._redactor = Redactor()
+        return self._redactor
 
     async def _tool_host(self) -> ToolHost:
         """The tool-call machinery; the policy actor starts with the first call."""
@@ -265,14 +283,17 @@ async def open_runtime(
     )
     setup.engine = setup.engine_for(policies) if policies else None  # errors now, not later
     registry = ToolRegistry(tools)
+    from actrio._redact import Redactor, environment_secrets  # noqa: PLC0415  # import time
+    from actrio.human import HumanChannel  # noqa: PLC0415
+
     redactor = Redactor([*secrets, *(environment_secrets() if secrets_from_env else ())])
     async with open_actor_system(
         mailbox_capacity=mailbox_capacity, shutdown_grace=shutdown_grace
     ) as system:
         runtime = Runtime(system)
         runtime.tools = registry
-        runtime.redactor = redactor
-        runtime.human = HumanChannel(system, human, timeout=human_timeout)
+        runtime._redactor = redactor
+        runtime._human = HumanChannel(system, human, timeout=human_timeout)
         runtime._setup = setup
         token = _current_runtime.set(runtime)
         registry_token = global_registry_var.set(runtime.middleware)

@@ -597,16 +597,16 @@ async def test_router_refuses_loops_and_bad_routes() -> None:
 def test_p15_call_ids_are_unique_and_change_prefix_after_a_fork(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from actrio.adapters import _base  # noqa: PLC0415
+    from actrio import _ids  # noqa: PLC0415
 
-    ids = _base._CallIds()
+    ids = _ids.ProcessIds("actrio")
     first = [ids.next() for _ in range(1000)]
     assert len(set(first)) == 1000
     assert all(i.startswith("actrio-") for i in first)
     prefix = first[0].rpartition("-")[0]
     assert {i.rpartition("-")[0] for i in first} == {prefix}
     # A forked child (another pid) must not repeat the parent's ids.
-    monkeypatch.setattr(_base.os, "getpid", lambda: -2)
+    monkeypatch.setattr(_ids.os, "getpid", lambda: -2)
     child = ids.next()
     assert child.rpartition("-")[0] != prefix
     assert child not in first

@@ -28,7 +28,6 @@ approves is what will run (B-08, B-09).
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 from collections.abc import Awaitable, Callable
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 import attrs
 import trio
 
+from actrio._ids import ProcessIds
 from actrio._wire import converter, register_kind_union
 from actrio.kernel import ActrioError, Event, UsageError
 
@@ -61,6 +61,8 @@ __all__ = (
 
 HumanKind = Literal["confirm", "elicit"]
 """``confirm`` wants a yes or no (a bool); ``elicit`` wants text (a str)."""
+
+_request_ids = ProcessIds("h")
 
 HumanStatus = Literal["answered", "cancelled", "timed_out", "failed"]
 """How a question ended (see :class:`HumanResponded`)."""
@@ -230,8 +232,6 @@ class HumanChannel:
         self._responder = responder
         self._timeout = math.inf if timeout is None else float(timeout)
         self._waiting: dict[str, _Waiting] = {}
-        self._ids = itertools.count(1)
-        self._prefix = os.urandom(4).hex()
 
     @property
     def available(self) -> bool:
@@ -270,7 +270,7 @@ class HumanChannel:
                 "or human='external' and answer HumanRequested events with runtime.respond()"
             )
         request = HumanRequest(
-            id=f"h-{self._prefix}-{next(self._ids)}",
+            id=_request_ids.next(),
             kind=kind,
             text=display_text(text),
             call_id=call_id,

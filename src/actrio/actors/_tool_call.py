@@ -22,8 +22,6 @@ middleware can change the arguments between the decision and the run.
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -32,6 +30,7 @@ import attrs
 import httpx
 import trio
 
+from actrio._ids import ProcessIds
 from actrio._json import check_json
 from actrio._redact import Redactor
 from actrio.actors._calls import execute_tool
@@ -57,22 +56,7 @@ _EVENT_ARG_CHARS: Final = 1000
 """Longest argument string a :class:`PolicyDecision` event carries."""
 
 
-class _CallIds:
-    """``call-<random>-<n>``: unique in the process without a uuid per call."""
-
-    def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
-        self._counter = itertools.count(1)
-
-    def next(self) -> str:
-        pid = os.getpid()
-        if pid != self._pid:  # renewed after a fork
-            self._pid, self._prefix = pid, os.urandom(4).hex()
-        return f"call-{self._prefix}-{next(self._counter)}"
-
-
-_call_ids = _CallIds()
+_call_ids = ProcessIds("call")
 
 
 @attrs.frozen(kw_only=True)

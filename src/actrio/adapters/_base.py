@@ -22,10 +22,8 @@ a :class:`StreamParser` for its event stream. Everything else is here, once:
 from __future__ import annotations
 
 import abc
-import itertools
 import json
 import os
-import secrets
 from collections import deque
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol, TypeVar
@@ -34,6 +32,7 @@ import attrs
 import httpx
 import trio
 
+from actrio._ids import ProcessIds
 from actrio.adapters.errors import (
     AuthenticationError,
     ProviderConnectionError,
@@ -155,27 +154,7 @@ def _deadline_scope(deadline_at: float | None) -> AbstractContextManager[object]
     return nullcontext() if deadline_at is None else trio.fail_at(deadline_at)
 
 
-class _CallIds:
-    """Ids for ``x-actrio-request-id``: a random per-process prefix and a counter.
-
-    As unique as a ``uuid4`` for tracing (48 random bits per process, a new
-    prefix after a fork) at a tenth of its cost on every call.
-    """
-
-    def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
-        self._counter = itertools.count()
-
-    def next(self) -> str:
-        if os.getpid() != self._pid:
-            self._pid = os.getpid()
-            self._prefix = f"actrio-{secrets.token_hex(6)}-"
-            self._counter = itertools.count()
-        return f"{self._prefix}{next(self._counter):x}"
-
-
-_call_ids = _CallIds()
+_call_ids = ProcessIds("actrio")  # for x-actrio-request-id
 
 
 def _stamped(response: ModelResponse, **fields: Any) -> ModelResponse:

@@ -15,6 +15,7 @@ PUBLIC_MODULES = [
     "actrio.actors",
     "actrio.adapters",
     "actrio.codecs",
+    "actrio.context",
     "actrio.events",
     "actrio.guardrails",
     "actrio.human",

@@ -608,17 +608,20 @@ def test_policy_and_human_events_load_lazily_and_still_read_back() -> None:
     code = (
         "import sys, actrio\n"
         "from actrio._wire import structure_tagged\n"
-        "lazy = ('actrio.human', 'actrio._redact', 'actrio.actors._policy_events')\n"
+        "lazy = ('actrio.human', 'actrio._redact', 'actrio.actors._policy_events',"
+        " 'actrio.context')\n"
         "assert not [m for m in lazy if m in sys.modules], sys.modules.keys()\n"
         "e = structure_tagged({'kind': 'policy_decision', 'call_id': 'c', 'tool': 't',"
         " 'capability': None, 'allowed': True})\n"
         "h = structure_tagged({'kind': 'human_responded', 'request_id': 'h',"
         " 'status': 'cancelled'})\n"
-        "print(type(e).__name__, type(h).__name__)\n"
+        "b = structure_tagged({'kind': 'budget_exhausted', 'path': 'root', 'field': 'usd',"
+        " 'limit': 1.0, 'spent': 1.5})\n"
+        "print(type(e).__name__, type(h).__name__, type(b).__name__)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout
-    assert out.split() == ["PolicyDecision", "HumanResponded"]
+    assert out.split() == ["PolicyDecision", "HumanResponded", "BudgetExhausted"]
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         actrio.actors.nope  # type: ignore[attr-defined]  # noqa: B018

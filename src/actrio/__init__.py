@@ -96,7 +96,7 @@ __all__ = tuple(
 
 def __getattr__(name: str) -> object:
     # The adapters pull in httpx; ``import actrio`` stays light until they are used.
-    if name in ("adapters", "policy", "testing"):
+    if name in ("adapters", "context", "policy", "testing"):
         import importlib  # noqa: PLC0415
 
         return importlib.import_module(f"actrio.{name}")

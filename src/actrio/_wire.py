@@ -101,6 +101,9 @@ _LAZY_KINDS: dict[str, str] = {
     "policy_error": "actrio.actors._policy_events",
     "human_requested": "actrio.human",
     "human_responded": "actrio.human",
+    "budget_granted": "actrio.context._budget",
+    "budget_charged": "actrio.context._budget",
+    "budget_exhausted": "actrio.context._budget",
 }
 """Kinds whose module ``import actrio`` does not load; imported when one is read."""
 

@@ -8,6 +8,7 @@ import urllib.parse
 import pytest
 
 from actrio._redact import MASK, MIN_SECRET_CHARS, Redactor, environment_secrets
+from actrio.policy.paths import DEFAULT_PROTECTED
 from actrio.tools._context import ToolContext
 
 SECRET = "sk-ant-secret+value/0123456789"
@@ -68,3 +69,7 @@ def test_a_context_without_workspace_works_in_the_current_directory(
 ) -> None:
     monkeypatch.chdir(str(tmp_path))
     assert str(ToolContext().root) == str(tmp_path)
+
+
+def test_the_default_context_protects_what_the_policies_protect() -> None:
+    assert ToolContext().protected == DEFAULT_PROTECTED

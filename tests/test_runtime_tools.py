@@ -408,13 +408,18 @@ async def test_required_calls_that_loop_are_cut_off() -> None:
         return True  # pragma: no cover
 
     policies = f"{BEFORE}\nbefore user.confirm(message) requires user.confirm"
+    events: list[Event] = []
     async with actrio.open_runtime(tools=[shell_tool(ran), approve], policies=policies) as rt:
+        rt.subscribe(events.append)
         with pytest.raises(ToolDenied) as caught:
             await rt.call_tool("shell", {"command": "ls"})
     assert ran.commands == []
     assert caught.value.error
-    assert "RecursionError" in caught.value.reason or "ToolDenied" in caught.value.reason
-    assert MAX_REQUIRED_DEPTH == 4
+    # one denied decision per level: the call, then MAX_REQUIRED_DEPTH nested confirms
+    assert len(decisions(events)) == MAX_REQUIRED_DEPTH + 1
+    assert not any(d.allowed for d in decisions(events))
+    deepest = next(e for e in events if isinstance(e, PolicyErrored))
+    assert f"RecursionError: required calls nest deeper than {MAX_REQUIRED_DEPTH}" in deepest.reason
 
 
 async def test_the_tool_timeout_does_not_count_the_wait_for_a_person(

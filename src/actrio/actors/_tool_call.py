@@ -40,6 +40,7 @@ from actrio.actors._scope import END_EVENT_GRACE, current_scope
 from actrio.human import HumanChannel
 from actrio.kernel import ActorRef, ActorSystem, UsageError
 from actrio.policy._engine import Decision, satisfy
+from actrio.policy._fsopen import DEFAULT_PROTECTED
 from actrio.tools._context import ToolContext, tool_context
 from actrio.tools._registry import ToolRegistry
 from actrio.tools._results import DEFAULT_MAX_CHARS, ToolOutput, render_result
@@ -83,7 +84,7 @@ class ToolHost:
     redactor: Redactor
     human: HumanChannel | None = None
     workspace: Path | None = None
-    protected: tuple[str, ...] = (".git", ".actrio")
+    protected: tuple[str, ...] = DEFAULT_PROTECTED
     http: httpx.AsyncClient | None = None
     max_result_chars: int = DEFAULT_MAX_CHARS
     fallback: Mapping[str, Tool] = attrs.field(factory=dict)

@@ -58,6 +58,8 @@ class ToolContext:
     tool: str | None = None
     capability: str | None = None
     workspace: Path | None = None
+    # policy.paths.DEFAULT_PROTECTED, spelt out: importing the policy package
+    # here would load it with every ``import actrio`` (a test keeps them equal).
     protected: tuple[str, ...] = (".git", ".actrio")
     http: httpx.AsyncClient | None = attrs.field(default=None, repr=False)
     human: HumanAsker | None = attrs.field(default=None, repr=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+import attrs
 import pytest
 import trio
 
@@ -14,10 +15,12 @@ PUBLIC_MODULES = [
     "actrio.kernel",
     "actrio.actors",
     "actrio.adapters",
+    "actrio.agents",
     "actrio.codecs",
     "actrio.context",
     "actrio.events",
     "actrio.guardrails",
+    "actrio.hooks",
     "actrio.human",
     "actrio.intercepts",
     "actrio.llm",
@@ -76,7 +79,24 @@ REQUIRED = {
     "tool",
     "Tool",
     "ToolRegistry",
+    # issue 6: agents
+    "Agent",
+    "open_runtime",
+    "run_sync",
+    "RunResult",
+    "RunFailed",
+    "Budget",
+    "BudgetExceeded",
 }
+
+
+def test_runtime_methods_for_agents_exist() -> None:
+    """Issue 6's public names on the runtime: run, stream, cancel, respond."""
+    for name in ("run", "stream", "cancel", "respond"):
+        assert callable(getattr(actrio.Runtime, name))
+    assert {"output", "messages", "usage", "cost_usd", "status"} <= set(
+        attrs.fields_dict(actrio.RunResult)
+    )
 
 # issue 5: names in actrio.policy
 POLICY_NAMES = {

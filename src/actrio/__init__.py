@@ -5,6 +5,7 @@ cancellation, budgeting and supervision follow structured concurrency.
 """
 
 from actrio import guardrails as guardrails
+from actrio import hooks as hooks
 from actrio import intercepts as intercepts
 from actrio import llm as llm
 from actrio import tools as tools
@@ -49,8 +50,11 @@ from actrio.types import Usage as Usage
 __all__ = tuple(
     sorted(
         (
+            "Agent",
             "AnnotatedLLMRequest",
             "AnnotatedLLMResponse",
+            "Budget",
+            "BudgetExceeded",
             "GuardrailBlocked",
             "LLMRequest",
             "Mark",
@@ -63,6 +67,8 @@ __all__ = tuple(
             "Plugin",
             "PluginConfigError",
             "PluginError",
+            "RunFailed",
+            "RunResult",
             "Runtime",
             "Scope",
             "ScopeAttributes",
@@ -81,11 +87,13 @@ __all__ = tuple(
             "current_runtime",
             "current_scope",
             "guardrails",
+            "hooks",
             "intercepts",
             "llm",
             "mark",
             "open_runtime",
             "open_scope",
+            "run_sync",
             "tool",
             "tools",
             *_kernel_all,
@@ -94,10 +102,28 @@ __all__ = tuple(
 )
 
 
-def __getattr__(name: str) -> object:
-    # The adapters pull in httpx; ``import actrio`` stays light until they are used.
-    if name in ("adapters", "context", "policy", "testing"):
-        import importlib  # noqa: PLC0415
+#: Names loaded on first use: the agent layer pulls in httpx (through the
+#: adapters), so ``import actrio`` stays light until an agent is defined.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "Agent": ("actrio.agents", "Agent"),
+    "Budget": ("actrio.context", "Budget"),
+    "BudgetExceeded": ("actrio.context", "BudgetExceeded"),
+    "RunFailed": ("actrio.agents", "RunFailed"),
+    "RunResult": ("actrio.agents", "RunResult"),
+    "run_sync": ("actrio.agents", "run_sync"),
+    "adapters": ("actrio.adapters", None),
+    "agents": ("actrio.agents", None),
+    "context": ("actrio.context", None),
+    "policy": ("actrio.policy", None),
+    "testing": ("actrio.testing", None),
+}
 
-        return importlib.import_module(f"actrio.{name}")
-    raise AttributeError(f"module 'actrio' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    lazy = _LAZY.get(name)
+    if lazy is None:
+        raise AttributeError(f"module 'actrio' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    module = importlib.import_module(lazy[0])
+    return module if lazy[1] is None else getattr(module, lazy[1])

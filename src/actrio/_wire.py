@@ -104,6 +104,21 @@ _LAZY_KINDS: dict[str, str] = {
     "budget_granted": "actrio.context._budget",
     "budget_charged": "actrio.context._budget",
     "budget_exhausted": "actrio.context._budget",
+    **dict.fromkeys(
+        (
+            "run_started",
+            "agent_text_delta",
+            "reasoning_text_delta",
+            "model_called",
+            "tool_call_started",
+            "tool_call_ended",
+            "output_retried",
+            "context_compressed",
+            "handed_off",
+            "run_ended",
+        ),
+        "actrio.agents._events",
+    ),
 }
 """Kinds whose module ``import actrio`` does not load; imported when one is read."""
 

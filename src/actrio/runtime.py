@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import trio
 
@@ -41,7 +41,14 @@ if TYPE_CHECKING:
 
     from actrio._redact import Redactor
     from actrio.actors._tool_call import ToolCallResult, ToolHost
+    from actrio.adapters.router import Model
+    from actrio.agents._agent import Agent
+    from actrio.agents._result import RunResult
+    from actrio.agents._run import RunStream
+    from actrio.agents._state import RunTree
+    from actrio.context._budget import Budget
     from actrio.human import HumanChannel, Responder
+    from actrio.messages import Message
     from actrio.policy._catalog import Capability
     from actrio.policy._engine import PolicyEngine
     from actrio.policy._spec import PolicySpec
@@ -71,6 +78,8 @@ class Runtime:
         self._setup: _ToolSetup | None = None
         self._host: ToolHost | None = None
         self._host_lock = trio.Lock()
+        self._runs: dict[str, RunTree] = {}
+        self._models: dict[str, Model] = {}
 
     @property
     def human(self) -> HumanChannel:
@@ -178,6 +187,88 @@ class Runtime:
         """
         self.human.respond(request_id, answer)
 
+    # -- agents --
+
+    async def run(
+        self,
+        agent: Agent[Any],
+        input: str | Message | Iterable[Message],
+        *,
+        budget: Budget | None = None,
+        history: Iterable[Message] = (),
+        inputs: Mapping[str, Any] | None = None,
+    ) -> RunResult[Any]:
+        """Run ``agent`` on ``input`` until it ends; return what it did.
+
+        The run is an Agent scope under the current scope, with a model call
+        (Llm scope) per step and a Tool scope per tool call, all actors in
+        this runtime's tree. See ``docs/agents.md``.
+
+        Args:
+            agent: The agent.
+            input: The user's message (text, a :class:`Message`, or several).
+            budget: Limits for this run (default: the agent's).
+            history: Earlier messages to continue from (system messages are
+                replaced by the agent's instructions).
+            inputs: Values policies may refer to (``candidate_path``).
+
+        Returns:
+            The :class:`RunResult`: ``completed``, ``cancelled`` (by
+            :meth:`cancel`), ``budget_exceeded`` or ``max_steps``, with all
+            completed work.
+
+        Raises:
+            RunFailed: The run stopped on an error (its ``result`` keeps the
+                completed work; the error is ``__cause__``).
+            UsageError: For a bad argument (an agent with no model, ...).
+        """
+        from actrio.agents._run import run_agent  # noqa: PLC0415  # import time
+
+        return await run_agent(self, agent, input, budget=budget, history=history, inputs=inputs)
+
+    def cancel(self, run_id: str, reason: str = "cancelled") -> bool:
+        """Cancel the run ``run_id`` (a sub-agent's run id cancels only that sub-agent).
+
+        Every model stream and tool call of the run is cancelled; the run
+        returns a result with status ``cancelled`` and ``reason``, keeping
+        its completed work.
+
+        Returns:
+            Whether such a run was running (``False`` for one that ended).
+        """
+        from actrio.agents._run import cancel_run  # noqa: PLC0415  # import time
+
+        return cancel_run(self, run_id, reason)
+
+    def _model(self, spec: Model | str | None) -> Model | None:
+        """The model an agent names: adapters as given, model strings made once per runtime."""
+        if spec is None or not isinstance(spec, str):
+            return spec
+        model = self._models.get(spec)
+        if model is None:
+            from actrio.adapters.router import from_model_string  # noqa: PLC0415  # import time
+
+            http = self._setup.http if self._setup is not None else None
+            model = from_model_string(spec, http_client=http)
+            self._models[spec] = model
+        return model
+
+    def _engine_for(self, policies: Iterable[PolicySpec]) -> PolicyEngine:
+        if self._setup is None:
+            raise UsageError("this Runtime was not opened by open_runtime(); it cannot run agents")
+        return self._setup.engine_for(policies)
+
+    async def _close_models(self) -> None:
+        """Close the adapters made from model strings (shielded, bounded)."""
+        models, self._models = list(self._models.values()), {}
+        with trio.move_on_after(DEFAULT_SHUTDOWN_GRACE, shield=True):
+            for model in models:
+                aclose = getattr(model, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    # -- events --
+
     def subscribe(
         self,
         handler: Callable[[Event], Awaitable[None] | None],
@@ -193,22 +284,73 @@ class Runtime:
             handler, mode=mode, capacity=capacity, max_failures=max_failures, types=types, name=name
         )
 
+    @overload
     def stream(
         self,
+        agent: None = None,
+        input: None = None,
+        /,
         *,
         mode: SubscriberMode = "lossless",
         capacity: int = 1024,
         types: Collection[type[Event]] | None = None,
-    ) -> EventStream:
-        """Every event of the runtime as an async iterator; use inside ``async with``.
+    ) -> EventStream: ...
+    @overload
+    def stream(
+        self,
+        agent: Agent[Any],
+        input: str | Message | Iterable[Message],
+        /,
+        *,
+        capacity: int = 1024,
+        budget: Budget | None = None,
+        history: Iterable[Message] = (),
+        inputs: Mapping[str, Any] | None = None,
+    ) -> RunStream: ...
+    def stream(
+        self,
+        agent: Agent[Any] | None = None,
+        input: str | Message | Iterable[Message] | None = None,
+        /,
+        *,
+        mode: SubscriberMode = "lossless",
+        capacity: int = 1024,
+        types: Collection[type[Event]] | None = None,
+        budget: Budget | None = None,
+        history: Iterable[Message] = (),
+        inputs: Mapping[str, Any] | None = None,
+    ) -> EventStream | RunStream:
+        """Stream a run of ``agent`` on ``input``, or (with no agent) every event.
 
-        Example::
+        With an agent: a :class:`~actrio.agents.RunStream` of the run's
+        events (text deltas, model and tool calls, ...), ending with its
+        ``RunEnded``; ``stream.result`` is then the :class:`RunResult`::
+
+            async for event in rt.stream(agent, "Hello"):
+                if isinstance(event, actrio.agents.AgentTextDelta):
+                    print(event.text, end="")
+
+        Without: every event of the runtime; use inside ``async with``::
 
             async with rt.stream(types=[actrio.ScopeEnded]) as events:
                 async for event in events:
                     print(event.name, event.status)
         """
-        return self.system.stream(mode=mode, capacity=capacity, types=types)
+        if agent is None:
+            if input is not None:
+                raise UsageError("rt.stream(None, input): give the agent to run")
+            return self.system.stream(mode=mode, capacity=capacity, types=types)
+        from actrio.agents._run import stream_agent  # noqa: PLC0415  # import time
+
+        return stream_agent(
+            self,
+            agent,
+            input if input is not None else (),
+            budget=budget,
+            history=history,
+            inputs=inputs,
+            capacity=capacity,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -303,6 +445,7 @@ async def open_runtime(
                 runtime.plugins.activate(plugins, available=available_plugins)
             yield runtime
         finally:
+            await runtime._close_models()
             failure = _uninstall_all(runtime)
             global_registry_var.reset(registry_token)
             _current_runtime.reset(token)

@@ -39,7 +39,7 @@ from actrio.actors._policy_events import PolicyDecision, PolicyErrored
 from actrio.actors._scope import END_EVENT_GRACE, current_scope
 from actrio.human import HumanChannel
 from actrio.kernel import ActorRef, ActorSystem, UsageError
-from actrio.policy._engine import Decision, satisfy
+from actrio.policy._engine import Decision, PolicyEngine, Verdict, satisfy
 from actrio.policy._fsopen import DEFAULT_PROTECTED
 from actrio.tools._context import ToolContext, tool_context
 from actrio.tools._registry import ToolRegistry
@@ -76,6 +76,8 @@ class ToolHost:
         max_result_chars: The cap on a result's text for the model.
         fallback: Tools run for a required capability no registered tool
             provides (the official ``user.confirm`` / ``user.elicit``).
+        local_policies: An agent's own policies, decided after the
+            runtime's: both must allow, and a denial by either stands.
     """
 
     system: ActorSystem
@@ -88,6 +90,7 @@ class ToolHost:
     http: httpx.AsyncClient | None = None
     max_result_chars: int = DEFAULT_MAX_CHARS
     fallback: Mapping[str, Tool] = attrs.field(factory=dict)
+    local_policies: PolicyEngine | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -224,6 +227,11 @@ async def _decide(call: _Call, args: Mapping[str, Any]) -> Decision:
             return await _required(call, capability, required_args)
 
         decision = await satisfy(verdict, required)
+        local = call.host.local_policies
+        if decision.allowed and local is not None and call.tool.capability is not None:
+            # Reported under the runtime's version: the agent's set never changes.
+            local_decision = await satisfy(_evaluate_local(local, call, args), required)
+            decision = attrs.evolve(local_decision, version=decision.version)
         # A required call cancelled with this one fails as an error; the
         # truth is that this call was cancelled.
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -236,6 +244,23 @@ async def _decide(call: _Call, args: Mapping[str, Any]) -> Decision:
         )
     await _publish(call, args, decision)
     return decision
+
+
+def _evaluate_local(engine: PolicyEngine, call: _Call, args: Mapping[str, Any]) -> Verdict:
+    """Evaluate an agent's own policies (fail closed, as the policy actor does)."""
+    assert call.tool.capability is not None
+    try:
+        return engine.evaluate(call.tool.capability, dict(args), inputs=call.inputs)
+    except Exception as error:  # noqa: BLE001  # fail closed
+        return Verdict(
+            decision=Decision(
+                allowed=False,
+                capability=call.tool.capability,
+                reason=f"the agent's policies could not evaluate it ({type(error).__name__}), "
+                "so it is denied",
+                error=True,
+            )
+        )
 
 
 async def _required(call: _Call, capability: str, args: Mapping[str, object]) -> object:

@@ -389,6 +389,32 @@ class BudgetLedger:
             broken = node._breach(node._spent + spend) or broken
         return broken
 
+    def refuse(self, spend: Spend) -> BudgetExceeded | None:
+        """Tell whether ``spend`` would exceed a limit; if so, refuse it.
+
+        Nothing is charged: the work is not done. The outermost ledger that
+        would break is marked :attr:`exhausted` (with what it would have
+        spent) and its :class:`BudgetExhausted` is emitted, once, so the
+        subtree to stop is known and seen, as after a charge.
+
+        Returns:
+            The outermost ledger on the chain that would be exceeded, or ``None``.
+        """
+        broken = self.check(spend)
+        if broken is not None:
+            node = next(n for n in self.chain() if n.path == broken.path)
+            if node._exhausted is None:
+                node._exhausted = broken
+                self._emit(
+                    BudgetExhausted(
+                        path=broken.path,
+                        field=broken.field,
+                        limit=float(broken.limit),
+                        spent=float(broken.spent),
+                    )
+                )
+        return broken
+
     def check_context(self, tokens: int) -> BudgetExceeded | None:
         """Tell whether one request of ``tokens`` fits the ``context_tokens`` ceiling.
 

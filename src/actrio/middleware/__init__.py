@@ -1,7 +1,7 @@
-"""Middleware: guardrails and intercepts, global on a runtime or local to a scope, and plugins.
+"""Middleware (guardrails, intercepts, hooks), global on a runtime or local to a scope; plugins.
 
-Register through :mod:`actrio.guardrails` and :mod:`actrio.intercepts`; see
-:mod:`actrio.middleware._registry` for the run order.
+Register through :mod:`actrio.guardrails`, :mod:`actrio.intercepts` and
+:mod:`actrio.hooks`; see :mod:`actrio.middleware._registry` for the run order.
 """
 
 from actrio.middleware._exceptions import GuardrailBlocked as GuardrailBlocked
@@ -14,6 +14,7 @@ from actrio.middleware._plugins import PluginManager as PluginManager
 from actrio.middleware._plugins import PluginRegistry as PluginRegistry
 from actrio.middleware._plugins import discover_plugins as discover_plugins
 from actrio.middleware._registry import GUARDRAIL_STAGES as GUARDRAIL_STAGES
+from actrio.middleware._registry import HOOK_STAGES as HOOK_STAGES
 from actrio.middleware._registry import INTERCEPT_STAGES as INTERCEPT_STAGES
 from actrio.middleware._registry import MiddlewareRegistry as MiddlewareRegistry
 from actrio.middleware._registry import Registration as Registration
@@ -22,6 +23,7 @@ from actrio.middleware._registry import Stage as Stage
 __all__ = (
     "GUARDRAIL_STAGES",
     "GuardrailBlocked",
+    "HOOK_STAGES",
     "INTERCEPT_STAGES",
     "MiddlewareError",
     "MiddlewareRegistry",

@@ -1,4 +1,4 @@
-"""Middleware registries: guardrails and intercepts, ordered by priority.
+"""Middleware registries: guardrails, intercepts and agent hooks, ordered by priority.
 
 A registry belongs to a runtime (global middleware) or to a scope
 (scope-local middleware, dropped when the scope ends); there is no module
@@ -28,7 +28,14 @@ from actrio.kernel import UsageError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ("GUARDRAIL_STAGES", "INTERCEPT_STAGES", "MiddlewareRegistry", "Registration", "Stage")
+__all__ = (
+    "GUARDRAIL_STAGES",
+    "HOOK_STAGES",
+    "INTERCEPT_STAGES",
+    "MiddlewareRegistry",
+    "Registration",
+    "Stage",
+)
 
 Stage = Literal[
     "tool_sanitize_request",
@@ -41,17 +48,46 @@ Stage = Literal[
     "llm_request",
     "llm_execution",
     "llm_stream_execution",
+    "before_model_call",
+    "after_model_call",
+    "before_tool_call",
+    "after_tool_call",
+    "before_compression",
+    "after_compression",
 ]
-"""The hooks middleware registers for."""
+"""The stages middleware registers for."""
 
 STAGES: tuple[Stage, ...] = get_args(Stage)
-GUARDRAIL_STAGES: tuple[Stage, ...] = STAGES[:5]
-INTERCEPT_STAGES: tuple[Stage, ...] = STAGES[5:]
+GUARDRAIL_STAGES: tuple[Stage, ...] = (
+    "tool_sanitize_request",
+    "tool_conditional_execution",
+    "llm_sanitize_request",
+    "llm_sanitize_response",
+    "llm_conditional_execution",
+)
+"""The guardrail stages (:mod:`actrio.guardrails`)."""
+INTERCEPT_STAGES: tuple[Stage, ...] = (
+    "tool_request",
+    "tool_execution",
+    "llm_request",
+    "llm_execution",
+    "llm_stream_execution",
+)
+"""The intercept stages (:mod:`actrio.intercepts`)."""
+HOOK_STAGES: tuple[Stage, ...] = (
+    "before_model_call",
+    "after_model_call",
+    "before_tool_call",
+    "after_tool_call",
+    "before_compression",
+    "after_compression",
+)
+"""The agent-loop hook stages (:mod:`actrio.hooks`)."""
 
 
 @attrs.frozen(kw_only=True)
 class Registration:
-    """One registered guardrail or intercept.
+    """One registered guardrail, intercept or hook.
 
     Attributes:
         stage: The hook it runs at.
@@ -71,7 +107,7 @@ class Registration:
 
 
 class MiddlewareRegistry:
-    """The guardrails and intercepts of one runtime or one scope."""
+    """The guardrails, intercepts and hooks of one runtime or one scope."""
 
     def __init__(self) -> None:
         self._stages: dict[Stage, dict[str, Registration]] = {}

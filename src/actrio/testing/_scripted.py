@@ -410,9 +410,16 @@ def _plan_answer(
 class _Recorder:
     """What both models share: recording, numbering, complete and stream."""
 
-    def __init__(self, model: str, provider: str) -> None:
+    def __init__(self, model: str, provider: str, context_window: int | None) -> None:
+        if context_window is not None and (
+            isinstance(context_window, bool)
+            or not isinstance(context_window, int)
+            or context_window <= 0
+        ):
+            raise ScriptError(f"context_window: expected an int > 0, got {context_window!r}")
         self._model = model
         self._provider = provider
+        self.context_window = context_window
         self.requests: list[ModelRequest] = []
 
     @property
@@ -548,18 +555,25 @@ class ScriptedModel(_Recorder):
             strings (a text turn) or whole :class:`ModelResponse` values.
         model: The model name it reports.
         provider: The adapter family it reports.
+        context_window: The context window agents fit requests to (tokens);
+            ``None`` lets them use their default.
 
     Attributes:
         requests: Every request received, in order (including failed calls).
 
     Raises:
-        ScriptError: If an entry is none of those.
+        ScriptError: If an entry is none of those, or ``context_window`` is not > 0.
     """
 
     def __init__(
-        self, turns: Iterable[Answer], *, model: str = "scripted", provider: str = "scripted"
+        self,
+        turns: Iterable[Answer],
+        *,
+        model: str = "scripted",
+        provider: str = "scripted",
+        context_window: int | None = None,
     ) -> None:
-        super().__init__(model, provider)
+        super().__init__(model, provider, context_window)
         self._turns: tuple[Answer, ...] = tuple(turns)
         for i, turn in enumerate(self._turns):
             if not isinstance(turn, ModelResponse):
@@ -589,6 +603,7 @@ class FunctionModel(_Recorder):
             :class:`ModelResponse`; it may be a coroutine function.
         model: The model name it reports.
         provider: The adapter family it reports.
+        context_window: The context window agents fit requests to (tokens).
 
     Attributes:
         requests: Every request received, in order.
@@ -600,8 +615,9 @@ class FunctionModel(_Recorder):
         *,
         model: str = "function",
         provider: str = "function",
+        context_window: int | None = None,
     ) -> None:
-        super().__init__(model, provider)
+        super().__init__(model, provider, context_window)
         self._fn = fn
 
     async def _answer(self, request: ModelRequest) -> Answer:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from actrio.agents._agent import Agent
     from actrio.agents._result import RunResult
     from actrio.agents._run import RunStream
+    from actrio.agents._snapshot import RunSnapshot
     from actrio.agents._state import RunTree
     from actrio.context._budget import Budget
     from actrio.human import HumanChannel, Responder
@@ -239,6 +240,41 @@ class Runtime:
         from actrio.agents._run import cancel_run  # noqa: PLC0415  # import time
 
         return cancel_run(self, run_id, reason)
+
+    def interrupt(self, run_id: str, reason: str = "interrupted") -> bool:
+        """Stop a run to resume it later (here or in another runtime).
+
+        Like :meth:`cancel`, but the run's result has status
+        ``interrupted`` and a ``snapshot`` (:class:`~actrio.agents.RunSnapshot`,
+        serialisable with ``to_json()``) that :meth:`resume` takes. Tool
+        calls that finished keep their results; those cut off run again on
+        resume.
+
+        Returns:
+            Whether such a run was running.
+
+        Raises:
+            UsageError: ``run_id`` is a sub-agent's run (interrupt its root).
+        """
+        from actrio.agents._run import interrupt_run  # noqa: PLC0415  # import time
+
+        return interrupt_run(self, run_id, reason)
+
+    async def resume(self, agent: Agent[Any], snapshot: RunSnapshot) -> RunResult[Any]:
+        """Go on with an interrupted run from its ``snapshot``, with the same ``agent``.
+
+        The run keeps its id, transcript, steps, usage, cost and budget
+        spent; with deterministic tools and model it ends as the
+        uninterrupted run would have.
+
+        Raises:
+            SnapshotError: The snapshot's agent is neither ``agent`` nor one
+                it hands off to.
+            RunFailed: As for :meth:`run`.
+        """
+        from actrio.agents._run import resume_agent  # noqa: PLC0415  # import time
+
+        return await resume_agent(self, agent, snapshot)
 
     def _model(self, spec: Model | str | None) -> Model | None:
         """The model an agent names: adapters as given, model strings made once per runtime."""

@@ -31,6 +31,9 @@ from actrio.agents._result import RunResult as RunResult
 from actrio.agents._result import SubAgentStopped as SubAgentStopped
 from actrio.agents._run import RunStream as RunStream
 from actrio.agents._run import run_sync as run_sync
+from actrio.agents._snapshot import SNAPSHOT_VERSION as SNAPSHOT_VERSION
+from actrio.agents._snapshot import RunSnapshot as RunSnapshot
+from actrio.agents._snapshot import SnapshotError as SnapshotError
 
 __all__ = (
     "AGENT_EVENT_KINDS",
@@ -44,13 +47,16 @@ __all__ = (
     "ModelCalled",
     "OnToolError",
     "OutputRetried",
+    "SNAPSHOT_VERSION",
     "ReasoningTextDelta",
     "RunEnded",
     "RunFailed",
     "RunResult",
+    "RunSnapshot",
     "RunStarted",
     "RunStatus",
     "RunStream",
+    "SnapshotError",
     "SubAgentStopped",
     "ToolCallEnded",
     "ToolCallStarted",

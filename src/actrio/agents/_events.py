@@ -36,7 +36,9 @@ __all__ = (
     "ToolCallStarted",
 )
 
-RunStatus = Literal["completed", "cancelled", "failed", "budget_exceeded", "max_steps"]
+RunStatus = Literal[
+    "completed", "cancelled", "failed", "budget_exceeded", "max_steps", "interrupted"
+]
 """How a run ended.
 
 - ``completed``: the model gave a final answer (valid, with ``output_type``).
@@ -45,6 +47,8 @@ RunStatus = Literal["completed", "cancelled", "failed", "budget_exceeded", "max_
   ``on_tool_error="propagate"``, output that stayed invalid, ...).
 - ``budget_exceeded``: a limit of its budget (or an ancestor's) broke.
 - ``max_steps``: it used every step without a final answer.
+- ``interrupted``: :meth:`Runtime.interrupt` stopped it to be resumed later
+  (the result carries a :class:`~actrio.agents.RunSnapshot`).
 """
 
 

@@ -53,6 +53,7 @@ from actrio.agents._events import (
 )
 from actrio.agents._model_call import ModelCallActor
 from actrio.agents._result import RunResult
+from actrio.agents._snapshot import RunSnapshot
 from actrio.agents._state import AgentState, RunTree, Totals
 from actrio.agents._tool_calls import ToolRound
 from actrio.context._budget import BudgetExceeded, BudgetLedger, Spend
@@ -104,7 +105,6 @@ class AgentActor:
 
     def __init__(self, state: AgentState) -> None:
         self.state = state
-        self.output_retries = 0
 
     def _request(self) -> ModelRequest:
         agent = self.state.agent
@@ -140,15 +140,17 @@ class AgentActor:
         """Step until an answer, a limit or a handoff; record how it ended in ``ending``."""
         state = self.state
         agent = state.agent
+        if state.pending_calls and await self._tools(state.steps, state.pending_calls, ending):
+            return  # a resumed run's unfinished tool calls, first
         while state.steps < agent.max_steps:
             if state.refuse(Spend(model_calls=1, total_tokens=1, usd=1e-9)) is not None:
                 # The owner of the broken ledger (this agent or one above) was
                 # cancelled: the cancellation lands here.
                 await state.tree.flush()
                 await trio.lowlevel.checkpoint()
-            state.steps += 1
-            step = state.steps
+            step = state.steps + 1
             response = await self._call(step)
+            state.steps = step  # counted once answered: an interrupted call is made again
             self._append(response.message)
             await charge_response(state, response)
             await self._announce(step, response)
@@ -205,12 +207,19 @@ class AgentActor:
         state = self.state
         handoffs = {handoff_tool_name(a): a for a in state.agent.handoffs}
         round_ = ToolRound(state, state.tree.host_for(state), step, calls, handoffs)
+        round_.keep(state.finished)
+        state.pending_calls = calls
         try:
             await round_.run()
         finally:
-            # Cancelled or not, every call is answered: finished results are kept.
-            reason = state.scope.cancel_reason if state.scope is not None else None
-            self._append(round_.message(reason or "cancelled"))
+            if state.run_id in state.tree.interrupted:
+                # Kept for the snapshot: finished results stay, the rest run again.
+                state.finished = round_.finished()
+            else:
+                # Cancelled or not, every call is answered: finished results are kept.
+                reason = state.scope.cancel_reason if state.scope is not None else None
+                self._append(round_.message(reason or "cancelled"))
+                state.pending_calls, state.finished = (), {}
         await state.tree.flush()
         failure = round_.first_error()
         if failure is not None and state.agent.on_tool_error == "propagate":
@@ -234,8 +243,8 @@ class AgentActor:
         try:
             ending.output = response.parse(agent.output_type)
         except OutputValidationError as error:
-            self.output_retries += 1
-            if self.output_retries > agent.max_output_retries:
+            self.state.output_retries += 1
+            if self.state.output_retries > agent.max_output_retries:
                 ending.status, ending.error = "failed", error
                 ending.reason = (
                     f"the answer did not fit {agent.output_type.__name__} after "
@@ -255,7 +264,7 @@ class AgentActor:
                 run_id=state.run_id,
                 agent=state.agent.name,
                 path=state.scope.path if state.scope is not None else "",
-                attempt=self.output_retries,
+                attempt=self.state.output_retries,
                 errors=tuple(f"{path}: {message}" for path, message in error.errors),
             )
         )
@@ -263,7 +272,10 @@ class AgentActor:
 
 def _status_of(state: AgentState, ending: _Ending) -> None:
     """Settle the status of a segment whose scope was cancelled or timed out."""
-    if state.budget_error is not None:
+    interrupted = state.tree.interrupted.get(state.run_id)
+    if interrupted is not None and state.budget_error is None:
+        ending.status, ending.reason = "interrupted", interrupted
+    elif state.budget_error is not None:
         ending.status, ending.error = "budget_exceeded", state.budget_error
         ending.reason = f"budget exceeded: {state.budget_error}"
     else:
@@ -325,8 +337,12 @@ async def run_tree(
     parent_run_id: str | None = None,
     parent_totals: Totals | None = None,
     inputs: dict[str, Any] | None = None,
+    resume: RunSnapshot | None = None,
 ) -> RunResult[Any]:
     """Run ``agent`` (and whoever it hands off to) on ``messages``; return the result.
+
+    With ``resume``, go on from that snapshot instead (``agent`` is the one
+    that was running; ``messages`` are ignored).
 
     A ``Cancelled`` from outside (the caller's scope) propagates after the
     :class:`RunEnded` event; every other end is a :class:`RunResult`.
@@ -346,8 +362,11 @@ async def run_tree(
         totals=totals,
         inputs=inputs,
     )
-    ending = _Ending()
     steps = 0
+    if resume is not None:
+        steps = resume.steps - resume.agent_steps
+        _restore(state, resume)
+    ending = _Ending()
     first = True
     try:
         while True:
@@ -371,6 +390,7 @@ async def run_tree(
         tree.states.pop(run_id, None)
     status: RunStatus = ending.status or "failed"
     await _ended(state, status, ending.reason, steps)
+    snapshot = _snapshot(state, steps, ending.reason) if status == "interrupted" else None
     return RunResult(
         run_id=run_id,
         agent=state.agent.name,
@@ -383,6 +403,42 @@ async def run_tree(
         reason=ending.reason,
         error=ending.error,
         unpriced_models=tuple(sorted(totals.unpriced)),
+        snapshot=snapshot,
+    )
+
+
+def _restore(state: AgentState, snapshot: RunSnapshot) -> None:
+    """Put a snapshot's progress back into a fresh state."""
+    state.messages = list(snapshot.messages)
+    state.working = list(snapshot.working)
+    state.steps = snapshot.agent_steps
+    state.output_retries = snapshot.output_retries
+    state.pending_calls = snapshot.pending_calls
+    state.finished = {part.tool_call_id: part for part in snapshot.finished}
+    state.totals.usage = snapshot.usage
+    state.totals.cost_usd = snapshot.cost_usd
+    state.totals.unpriced.update(snapshot.unpriced_models)
+
+
+def _snapshot(state: AgentState, steps: int, reason: str | None) -> RunSnapshot:
+    root = state.ledger.chain()[-1]
+    return RunSnapshot(
+        run_id=state.run_id,
+        agent=state.agent.name,
+        messages=tuple(state.messages),
+        working=tuple(state.working),
+        steps=steps,
+        agent_steps=state.steps,
+        usage=state.totals.usage,
+        cost_usd=state.totals.cost_usd,
+        unpriced_models=tuple(sorted(state.totals.unpriced)),
+        budget=root.limit,
+        spent=root.spent,
+        pending_calls=state.pending_calls,
+        finished=tuple(state.finished.values()),
+        output_retries=state.output_retries,
+        inputs=state.inputs,
+        reason=reason or "interrupted",
     )
 
 

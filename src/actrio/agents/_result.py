@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from actrio.agents._events import RunStatus
+from actrio.agents._snapshot import RunSnapshot
 from actrio.kernel import ActrioError, UsageError
 from actrio.messages import Message
 from actrio.tools.errors import ToolError
@@ -45,6 +46,7 @@ class RunResult(Generic[T]):
         reason: Why it did not complete (``None`` when it did).
         error: The exception behind ``failed`` / ``budget_exceeded``, if any.
         unpriced_models: Models that answered but have no price.
+        snapshot: For an ``interrupted`` run, what :meth:`Runtime.resume` takes.
     """
 
     run_id: str
@@ -58,6 +60,7 @@ class RunResult(Generic[T]):
     reason: str | None = None
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
     unpriced_models: tuple[str, ...] = ()
+    snapshot: RunSnapshot | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def ok(self) -> bool:

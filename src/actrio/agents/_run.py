@@ -14,8 +14,9 @@ from actrio.agents._agent import Agent
 from actrio.agents._events import RunEnded
 from actrio.agents._loop import run_ids, run_tree
 from actrio.agents._result import RunFailed, RunResult
+from actrio.agents._snapshot import RunSnapshot, SnapshotError
 from actrio.agents._state import RunTree
-from actrio.context._budget import Budget, BudgetLedger
+from actrio.context._budget import Budget, BudgetLedger, Spend
 from actrio.kernel import UsageError
 from actrio.messages import Message
 
@@ -27,7 +28,15 @@ if TYPE_CHECKING:
     from actrio.kernel import Event, EventStream
     from actrio.runtime import Runtime
 
-__all__ = ("RunStream", "cancel_run", "run_agent", "run_sync", "start_messages")
+__all__ = (
+    "RunStream",
+    "cancel_run",
+    "interrupt_run",
+    "resume_agent",
+    "run_agent",
+    "run_sync",
+    "start_messages",
+)
 
 
 def start_messages(
@@ -67,7 +76,7 @@ class _Prepared:
         self,
         runtime: Runtime,
         agent: Agent[Any],
-        input: str | Message | Iterable[Message],
+        input: str | Message | Iterable[Message] | None,
         *,
         budget: Budget | None,
         history: Iterable[Message],
@@ -83,13 +92,31 @@ class _Prepared:
         self.model: Model = model
         self.runtime = runtime
         self.agent = agent
-        self.messages = start_messages(agent, input, history)
+        self.resume: RunSnapshot | None = None
+        self.messages = start_messages(agent, input, history) if input is not None else []
         self.budget = budget if budget is not None else (agent.budget or Budget())
         self.inputs = dict(inputs) if inputs is not None else None
         self.run_id = run_ids.next()
 
+    @classmethod
+    def resuming(cls, runtime: Runtime, agent: Agent[Any], snapshot: RunSnapshot) -> _Prepared:
+        """A run that goes on from ``snapshot``, with ``agent`` (or one it hands off to)."""
+        if not isinstance(snapshot, RunSnapshot):
+            raise UsageError(f"expected a RunSnapshot, got {type(snapshot).__name__}")
+        if not isinstance(agent, Agent):
+            raise UsageError(f"expected an Agent, got {type(agent).__name__}")
+        active = _find_agent(agent, snapshot.agent)
+        prepared = cls(
+            runtime, active, None, budget=snapshot.budget, history=(), inputs=snapshot.inputs
+        )
+        prepared.resume = snapshot
+        prepared.run_id = snapshot.run_id
+        return prepared
+
     async def run(self, tree: RunTree) -> RunResult[Any]:
         ledger = BudgetLedger.root(self.budget, name=self.agent.name, emit=tree.emit)
+        if self.resume is not None and self.resume.spent != Spend():
+            ledger.charge(self.resume.spent)  # the limits hold across the interruption
         runs = self.runtime._runs
         try:
             return await run_tree(
@@ -100,6 +127,7 @@ class _Prepared:
                 ledger,
                 run_id=self.run_id,
                 inputs=self.inputs,
+                resume=self.resume,
             )
         finally:
             for run_id in tree.run_ids:
@@ -131,6 +159,51 @@ async def run_agent(
     if result.status == "failed":
         raise RunFailed(result) from result.error
     return result
+
+
+def _find_agent(agent: Agent[Any], name: str) -> Agent[Any]:
+    """``agent`` or an agent it hands off to (at any depth) named ``name``."""
+    seen: set[int] = set()
+    queue = [agent]
+    while queue:
+        candidate = queue.pop(0)
+        if candidate.name == name:
+            return candidate
+        if id(candidate) not in seen:
+            seen.add(id(candidate))
+            queue.extend(candidate.handoffs)
+    raise SnapshotError(
+        f"the snapshot's agent {name!r} is neither {agent.name!r} nor an agent it hands off to"
+    )
+
+
+async def resume_agent(
+    runtime: Runtime, agent: Agent[Any], snapshot: RunSnapshot
+) -> RunResult[Any]:
+    """Go on with an interrupted run; see :meth:`Runtime.resume`."""
+    await trio.lowlevel.checkpoint_if_cancelled()
+    prepared = _Prepared.resuming(runtime, agent, snapshot)
+    tree = await prepared.tree()
+    result = await prepared.run(tree)
+    if result.status == "failed":
+        raise RunFailed(result) from result.error
+    return result
+
+
+def interrupt_run(runtime: Runtime, run_id: str, reason: str) -> bool:
+    """Interrupt a running root run, to be resumed; see :meth:`Runtime.interrupt`."""
+    if not isinstance(reason, str) or not reason:
+        raise UsageError(f"reason: expected a non-empty str, got {reason!r}")
+    tree = runtime._runs.get(run_id) if isinstance(run_id, str) else None
+    if tree is None:
+        return cancel_run(runtime, run_id, reason)  # checks run_id; False for a finished run
+    state = tree.states.get(run_id)
+    if state is not None and state.parent_run_id is not None:
+        raise UsageError(
+            f"run {run_id!r} is a sub-agent's: interrupt its root run (sub-agents start over)"
+        )
+    tree.interrupted[run_id] = reason
+    return cancel_run(runtime, run_id, reason)
 
 
 def cancel_run(runtime: Runtime, run_id: str, reason: str) -> bool:

@@ -24,7 +24,7 @@ from actrio.agents._agent import Agent
 from actrio.context._budget import BudgetExceeded, BudgetLedger, Spend
 from actrio.context._tokens import CharEstimator
 from actrio.kernel import ActorSystem, Event
-from actrio.messages import Message
+from actrio.messages import Message, ToolCallPart, ToolResultPart
 from actrio.runtime import Runtime
 from actrio.types import Usage
 
@@ -50,6 +50,7 @@ class RunTree:
     pending_events: list[Event] = attrs.field(factory=list)  # budget events to publish
     states: dict[str, AgentState] = attrs.field(factory=dict)  # run id -> current segment
     cancelled: dict[str, str] = attrs.field(factory=dict)  # run id -> reason, before it opened
+    interrupted: dict[str, str] = attrs.field(factory=dict)  # run id -> reason
     _hosts: dict[int, ToolHost] = attrs.field(factory=dict)  # by id() of the agent
 
     def emit(self, event: Event) -> None:
@@ -136,6 +137,9 @@ class AgentState:
     scope: Scope | None = None
     budget_error: BudgetExceeded | None = None
     estimator: CharEstimator = attrs.field(factory=CharEstimator)
+    output_retries: int = 0
+    pending_calls: tuple[ToolCallPart, ...] = ()  # unanswered calls of the last answer
+    finished: dict[str, ToolResultPart] = attrs.field(factory=dict)  # their results so far
 
     def enter(self) -> contextvars.Token[AgentState]:
         """Make this the current agent of the running task (and its children)."""

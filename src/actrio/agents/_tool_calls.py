@@ -188,13 +188,27 @@ class ToolRound:
     def __attrs_post_init__(self) -> None:
         self.outcomes = [None] * len(self.calls)
 
+    def keep(self, finished: dict[str, ToolResultPart]) -> None:
+        """Take results of calls that finished before (a resumed run): they do not run again."""
+        for index, call in enumerate(self.calls):
+            part = finished.get(call.id)
+            if part is not None:
+                handoff = self.handoffs.get(call.name)
+                self.outcomes[index] = ToolOutcome(index=index, part=part, handoff=handoff)
+
+    def finished(self) -> dict[str, ToolResultPart]:
+        """The results so far, by call id."""
+        return {o.part.tool_call_id: o.part for o in self.outcomes if o is not None}
+
     async def run(self) -> None:
-        """Run every call; return when all have answered (or raise if cancelled)."""
+        """Run every call not yet answered; return when all have (or raise if cancelled)."""
         limiter = trio.CapacityLimiter(self.state.agent.tool_concurrency)
         send, receive = trio.open_memory_channel[ToolOutcome](len(self.calls))
         async with trio.open_nursery() as nursery, receive:
             async with send:
                 for index, call in enumerate(self.calls):
+                    if self.outcomes[index] is not None:
+                        continue
                     actor = ToolCallActor(
                         self.state, self.host, self.step, index, call, self.handoffs
                     )

@@ -913,3 +913,51 @@ def test_agent_events_read_back_from_the_wire() -> None:
     event = RunEnded(run_id="r", agent="a", path="/p", status="cancelled", reason="x")
     assert structure_tagged(converter.unstructure(event)) == event
     assert isinstance(ModelRequest, type)
+
+
+async def test_a_handoff_does_not_restart_the_seconds_budget(autojump_clock: Any) -> None:
+    slow = actrio.Agent("slow", "", ScriptedModel([Turn.text("late", delay=8)]))
+    first = actrio.Agent(
+        "first",
+        "",
+        ScriptedModel([Turn.tool_call("transfer_to_slow", {}, delay=5)]),
+        handoffs=[slow],
+    )
+    async with actrio.open_runtime() as rt:
+        start = trio.current_time()
+        result = await rt.run(first, "go", budget=Budget(seconds=10))
+        assert trio.current_time() - start == pytest.approx(10)
+    assert result.status == "budget_exceeded"
+    assert result.agent == "slow"
+
+
+async def test_a_sub_agent_is_bound_by_its_callers_policies() -> None:
+    ran: list[str] = []
+
+    @actrio.tool(capability="os.shell")
+    async def shell(command: str) -> str:
+        """Run a command."""
+        await trio.lowlevel.checkpoint()
+        ran.append(command)
+        return "ran"
+
+    helper = actrio.Agent(
+        "helper",
+        "",
+        ScriptedModel([Turn.tool_call("shell", {"command": "rm -rf /"}), "tried"]),
+        tools=[shell],
+    )
+    lead = actrio.Agent(
+        "lead",
+        "",
+        ScriptedModel([Turn.tool_call("helper", {"input": "clean up"}), "done"]),
+        tools=[helper],
+        policies='deny os.shell(command) if not command.eq("ls")',
+    )
+    async with actrio.open_runtime() as rt:
+        events = Recorder(rt)
+        result = await rt.run(lead, "go")
+    assert ran == []
+    assert result.ok
+    (decision,) = [d for d in events.of(actrio.actors.PolicyDecision) if d.tool == "shell"]
+    assert not decision.allowed

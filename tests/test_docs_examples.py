@@ -63,6 +63,43 @@ EXPECTED = {
         "after uninstall: ran",
         "bad config: plugins[0].nmae",
     ],
+    "agents_quickstart.py": [
+        "completed: It has 4 words.",
+        "steps: 2, tokens: 80",
+        "  assistant word_count({'text': 'the quick brown fox'})",
+        "  tool      -> 4",
+    ],
+    "agents_streaming.py": [
+        "tool_call_ended lookup -> Lyon: 21 C, sunny",
+        "delta 'It is s'",
+        "delta '21 C.'",
+        "run_ended completed after 2 steps",
+        "result: It is sunny in Lyon, 21 C.",
+        "cancelled run: cancelled (user pressed stop)",
+        "the unfinished call's result: Error: not completed: user pressed stop",
+    ],
+    "agents_team.py": [
+        "lead: completed: Supervisors restart crashed actors; the claim could not be checked.",
+        "  the lead's model saw: Supervisors restart.",
+        "  the lead's model saw: sub-agent 'checker' did not complete: budget_exceeded",
+        "  run of checker: budget_exceeded after 2 model calls",
+        "  run of researcher: completed after 2 model calls",
+        "  checker was granted 1 tool calls",
+        "  researcher was granted 8 tool calls",
+        "handoff: triage -> billing",
+        "triage's run: completed, answered by billing: Your refund is on its way.",
+    ],
+    "agents_budget_context.py": [
+        "reader: budget_exceeded: budget exceeded: budget 'reader' exceeded model_calls",
+        "  exhausted reader: model_calls, 4 > 3",
+        "  charged: model call, tool call, model call, tool call, model call, tool call",
+        "  tool results kept: 3",
+        "archivist: completed: Eight notes, all lorem ipsum.",
+        "  drop_oldest_turns: 2274 -> 1710 tokens",
+        "  summarize: 1710 -> 1745 tokens",
+        "  the model got 15 messages; the transcript keeps 19",
+        "  the note: system: Summary of the earlier conversation (older turns were removed):",
+    ],
 }
 
 

@@ -4,6 +4,8 @@ Every scope, tool call and model call is an actor in a trio nursery tree, so
 cancellation, budgeting and supervision follow structured concurrency.
 """
 
+from typing import TYPE_CHECKING
+
 from actrio import guardrails as guardrails
 from actrio import hooks as hooks
 from actrio import intercepts as intercepts
@@ -101,6 +103,19 @@ __all__ = tuple(
     )
 )
 
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers
+    from actrio import adapters as adapters
+    from actrio import agents as agents
+    from actrio import context as context
+    from actrio import policy as policy
+    from actrio import testing as testing
+    from actrio.agents import Agent as Agent
+    from actrio.agents import RunFailed as RunFailed
+    from actrio.agents import RunResult as RunResult
+    from actrio.agents import run_sync as run_sync
+    from actrio.context import Budget as Budget
+    from actrio.context import BudgetExceeded as BudgetExceeded
 
 #: Names loaded on first use: the agent layer pulls in httpx (through the
 #: adapters), so ``import actrio`` stays light until an agent is defined.

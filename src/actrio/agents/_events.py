@@ -1,9 +1,10 @@
 """The agent loop's events: one family, kind-tagged, on the runtime's bus.
 
 Every event carries the ``run_id`` of the run it belongs to (a sub-agent's
-events carry its root run's id, so one filter follows the whole tree), the
-``agent`` that produced it and the actor ``path`` of that agent's scope, so
-scope-local subscribers see them too.
+run has its own id, and its ``RunStarted`` / ``RunEnded`` name the calling
+run as ``parent_run_id``; ``rt.stream`` follows the whole tree), the
+``agent`` that produced it and an actor ``path`` (of the agent's scope, or
+for deltas the model call's), so scope-local subscribers see them too.
 
 Content (prompts, answers, tool output) appears only where it is the point
 of the event (deltas, which a stream consumer asked for; tool results, after
@@ -45,7 +46,9 @@ RunStatus = Literal[
 - ``cancelled``: :meth:`Runtime.cancel`, or the caller's scope, stopped it.
 - ``failed``: an error stopped it (a provider error, a tool error with
   ``on_tool_error="propagate"``, output that stayed invalid, ...).
-- ``budget_exceeded``: a limit of its budget (or an ancestor's) broke.
+- ``budget_exceeded``: a limit of its own budget broke, or a charge it made
+  broke an ancestor's (then the ancestor ends ``budget_exceeded`` and this
+  run, cancelled with it, ``cancelled``).
 - ``max_steps``: it used every step without a final answer.
 - ``interrupted``: :meth:`Runtime.interrupt` stopped it to be resumed later
   (the result carries a :class:`~actrio.agents.RunSnapshot`).
@@ -54,7 +57,7 @@ RunStatus = Literal[
 
 @attrs.frozen(kw_only=True)
 class RunStarted(Event):
-    """A run (or a handed-off agent within it) started.
+    """A run started (once per run: a handoff within it is a :class:`HandedOff`).
 
     Attributes:
         run_id: The run.
@@ -119,7 +122,7 @@ class ModelCalled(Event):
     Attributes:
         run_id: The run.
         agent: The agent's name.
-        path: The actor path of the model call's scope.
+        path: The actor path of the agent's scope.
         step: The step number.
         model: The model that answered.
         finish_reason: The normalised finish reason.

@@ -64,6 +64,7 @@ from actrio.types import ModelRequest, ModelResponse, OutputSchema, OutputValida
 
 if TYPE_CHECKING:
     from actrio.adapters.router import Model
+    from actrio.policy._spec import PolicySpec
 
 __all__ = ("AgentActor", "charge_response", "run_tree")
 
@@ -286,7 +287,6 @@ def _status_of(state: AgentState, ending: _Ending) -> None:
 async def _segment(state: AgentState, ending: _Ending, *, first: bool) -> None:
     """One agent's scope: run its loop, settle how it ended."""
     tree = state.tree
-    seconds = state.ledger.remaining().seconds
     scope = None
     try:
         async with open_call_scope(
@@ -295,7 +295,7 @@ async def _segment(state: AgentState, ending: _Ending, *, first: bool) -> None:
             state.agent.name,
             ScopeType.AGENT,
             data={"run_id": state.run_id, "agent": state.agent.name},
-            timeout=seconds,
+            deadline=state.deadline,  # the run's, across handoffs
         ) as scope:
             state.scope = scope
             tree.owners[state.ledger.path] = state
@@ -337,6 +337,7 @@ async def run_tree(
     parent_run_id: str | None = None,
     parent_totals: Totals | None = None,
     inputs: dict[str, Any] | None = None,
+    inherited: tuple[PolicySpec, ...] = (),
     resume: RunSnapshot | None = None,
 ) -> RunResult[Any]:
     """Run ``agent`` (and whoever it hands off to) on ``messages``; return the result.
@@ -361,7 +362,11 @@ async def run_tree(
         working=list(messages),
         totals=totals,
         inputs=inputs,
+        inherited=inherited,
     )
+    seconds = ledger.remaining().seconds
+    if seconds is not None:
+        state.deadline = trio.current_time() + seconds
     steps = 0
     if resume is not None:
         steps = resume.steps - resume.agent_steps
@@ -467,6 +472,8 @@ async def _hand_off(state: AgentState, target: Agent[Any], tree: RunTree) -> Age
         working=list(history),
         totals=state.totals,
         inputs=state.inputs,
+        inherited=state.inherited,
+        deadline=state.deadline,
     )
 
 

@@ -229,8 +229,8 @@ class RunStream:
     Iterate it (``async for event in rt.stream(agent, input)``), or, to stop
     early and deterministically, inside ``async with`` (leaving the block
     cancels the run if it still runs, and waits for its end). The events
-    are those of the run tree (deltas, model and tool calls, compression,
-    budget ends, sub-agents' events), in bus order, ending with the root's
+    are the agent events of the run tree (deltas, model and tool calls,
+    compression, handoffs, sub-agents' runs), in bus order, ending with the root's
     :class:`RunEnded`. :attr:`result` is then the :class:`RunResult`;
     a failed run raises :class:`RunFailed` from the iteration's end.
 

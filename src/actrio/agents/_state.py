@@ -13,6 +13,7 @@ between a read and the write that depends on it.
 from __future__ import annotations
 
 import contextvars
+import math
 from typing import Any
 
 import attrs
@@ -25,6 +26,7 @@ from actrio.context._budget import BudgetExceeded, BudgetLedger, Spend
 from actrio.context._tokens import CharEstimator
 from actrio.kernel import ActorSystem, Event
 from actrio.messages import Message, ToolCallPart, ToolResultPart
+from actrio.policy._spec import PolicySpec
 from actrio.runtime import Runtime
 from actrio.types import Usage
 
@@ -51,7 +53,7 @@ class RunTree:
     states: dict[str, AgentState] = attrs.field(factory=dict)  # run id -> current segment
     cancelled: dict[str, str] = attrs.field(factory=dict)  # run id -> reason, before it opened
     interrupted: dict[str, str] = attrs.field(factory=dict)  # run id -> reason
-    _hosts: dict[int, ToolHost] = attrs.field(factory=dict)  # by id() of the agent
+    _hosts: dict[tuple[int, tuple[int, ...]], ToolHost] = attrs.field(factory=dict)
 
     def emit(self, event: Event) -> None:
         """The ledgers' sink: queue the event; the loop publishes it at its next await."""
@@ -64,15 +66,20 @@ class RunTree:
             await self.system.bus.publish(event)
 
     def host_for(self, state: AgentState) -> ToolHost:
-        """The tool host for ``state``'s agent: its own tools and policies."""
-        key = id(state.agent)
+        """The tool host for ``state``'s agent: its tools, and every policy that applies.
+
+        A sub-agent is bound by the policies of the agents that called it as
+        well as its own: it can never do what its caller may not.
+        """
+        policies = state.policies()
+        key = (id(state.agent), tuple(id(p) for p in policies))
         host = self._hosts.get(key)
         if host is None:
             from actrio.tools._registry import ToolRegistry  # noqa: PLC0415  # import time
 
-            agent = state.agent
-            local = self.runtime._engine_for(agent.policies) if agent.policies else None
-            host = attrs.evolve(self.host, registry=ToolRegistry(agent.tools), local_policies=local)
+            local = self.runtime._engine_for(policies) if policies else None
+            registry = ToolRegistry(state.agent.tools)
+            host = attrs.evolve(self.host, registry=registry, local_policies=local)
             self._hosts[key] = host
         return host
 
@@ -121,6 +128,8 @@ class AgentState:
         budget_error: Why a budget stopped this agent, if one did.
         estimator: Token counts, calibrated by the provider's usage.
         inputs: Values policies may refer to.
+        inherited: Policies of the agents that called this one (a sub-agent).
+        deadline: When the run's ``seconds`` budget ends (``trio.current_time()``).
     """
 
     tree: RunTree
@@ -138,8 +147,14 @@ class AgentState:
     budget_error: BudgetExceeded | None = None
     estimator: CharEstimator = attrs.field(factory=CharEstimator)
     output_retries: int = 0
+    inherited: tuple[PolicySpec, ...] = ()  # the calling agents' policies
+    deadline: float = math.inf  # the run's seconds budget, as a trio deadline
     pending_calls: tuple[ToolCallPart, ...] = ()  # unanswered calls of the last answer
     finished: dict[str, ToolResultPart] = attrs.field(factory=dict)  # their results so far
+
+    def policies(self) -> tuple[PolicySpec, ...]:
+        """The policies this agent's tool calls are decided by, beside the runtime's."""
+        return (*self.inherited, *self.agent.policies)
 
     def enter(self) -> contextvars.Token[AgentState]:
         """Make this the current agent of the running task (and its children)."""

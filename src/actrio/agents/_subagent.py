@@ -63,6 +63,7 @@ def subagent_tool(
                 parent_run_id=parent.run_id,
                 parent_totals=parent.totals,
                 inputs=parent.inputs,
+                inherited=parent.policies(),
             )
         finally:
             ledger.close()

@@ -961,3 +961,39 @@ async def test_a_sub_agent_is_bound_by_its_callers_policies() -> None:
     assert result.ok
     (decision,) = [d for d in events.of(actrio.actors.PolicyDecision) if d.tool == "shell"]
     assert not decision.allowed
+
+
+async def test_a_confirmation_pauses_only_the_call_that_asks(autojump_clock: Any) -> None:
+    done: list[tuple[str, float]] = []
+
+    @actrio.tool(capability="os.shell")
+    async def shell(command: str) -> str:
+        """Run a command."""
+        await trio.lowlevel.checkpoint()
+        done.append((command, trio.current_time()))
+        return f"ran {command}"
+
+    @actrio.tool
+    async def look() -> str:
+        """Look around."""
+        await trio.lowlevel.checkpoint()
+        done.append(("look", trio.current_time()))
+        return "looked"
+
+    model = ScriptedModel([Turn.tool_calls([("shell", {"command": "make"}), ("look", {})]), "ok"])
+    agent = actrio.Agent("a", "", model, tools=[shell, look])
+    policy = "before os.shell(command) requires user.confirm"
+    async with actrio.open_runtime(policies=policy, human="external") as rt:
+
+        async def answer_later(event: Event) -> None:
+            if isinstance(event, actrio.human.HumanRequested):
+                await trio.sleep(30)
+                rt.respond(event.request_id, True)
+
+        rt.subscribe(answer_later)
+        start = trio.current_time()
+        result = await rt.run(agent, "go")
+    assert result.ok
+    times = {name: t - start for name, t in done}
+    assert times["look"] < 1  # the sibling did not wait for the person
+    assert times["make"] >= 30

@@ -6,6 +6,12 @@ records the requests it got; :class:`FunctionModel` computes each answer
 from the request. Both keep the contract of actrio's HTTP adapters.
 :mod:`actrio.testing.conformance` checks any adapter (including your own)
 against that contract.
+
+:mod:`actrio.testing.pytest_plugin` gives pytest fixtures for your own tests
+(``scripted_model``, ``function_model``, ``actrio_runtime``,
+``actrio_events``); enable it with ``pytest_plugins =
+["actrio.testing.pytest_plugin"]`` in your top-level ``conftest.py``. It is
+not imported from here, so ``import actrio.testing`` never imports pytest.
 """
 
 from actrio.testing._scripted import FunctionModel as FunctionModel

@@ -278,3 +278,38 @@ def test_error_info_round_trips() -> None:
     assert converter.structure(raw, actrio.ErrorInfo) == ERROR
     with pytest.raises(cattrs.ClassValidationError):
         converter.structure({**raw, "extra": 1}, actrio.ErrorInfo)
+
+
+def test_a_kind_declared_twice_by_different_classes_is_refused_but_a_reimport_replaces(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-imported module (reload, pytester's sys.modules restore) registers again."""
+    import importlib  # noqa: PLC0415
+
+    from actrio._wire import register_kind_union, structure_tagged  # noqa: PLC0415
+
+    (tmp_path / "wire_twice_mod.py").write_text(
+        "from typing import Literal\n"
+        "import attrs\n"
+        "from actrio._wire import register_kind_union\n"
+        "@attrs.frozen\n"
+        "class A:\n"
+        "    kind: Literal['wire_twice_a'] = 'wire_twice_a'\n"
+        "@attrs.frozen\n"
+        "class B:\n"
+        "    kind: Literal['wire_twice_b'] = 'wire_twice_b'\n"
+        "register_kind_union(A | B)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("wire_twice_mod")
+    old = module.A
+    fresh = importlib.reload(module)
+    assert fresh.A is not old
+    assert type(structure_tagged({"kind": "wire_twice_a"})) is fresh.A
+
+    @attrs.frozen
+    class Impostor:
+        kind: Literal["wire_twice_a"] = "wire_twice_a"
+
+    with pytest.raises(TypeError, match="declared by both"):
+        register_kind_union(Impostor | fresh.B)

@@ -59,6 +59,12 @@ def kind_of(cls: type[Any]) -> str:
     return field.default
 
 
+def _same_name(cls: type[Any]) -> tuple[str, str]:
+    """A class's identity across re-imports of its module (``importlib.reload``,
+    or pytest's pytester restoring ``sys.modules``): the newest import wins."""
+    return cls.__module__, cls.__qualname__
+
+
 def register_kind_union(union: Any) -> dict[str, type[Any]]:
     """Teach the converter to structure ``union`` by each member's ``kind``.
 
@@ -69,8 +75,11 @@ def register_kind_union(union: Any) -> dict[str, type[Any]]:
     Returns:
         The mapping from tag to class.
 
+    A module imported again registers its classes again; they replace the
+    earlier import's.
+
     Raises:
-        TypeError: If two members share a tag or one has none.
+        TypeError: If two different classes share a tag, or one has none.
     """
     members: tuple[type[Any], ...] = typing.get_args(union)
     if typing.get_origin(union) not in (typing.Union, types.UnionType) or not members:
@@ -79,7 +88,7 @@ def register_kind_union(union: Any) -> dict[str, type[Any]]:
     for cls in members:
         tag = kind_of(cls)
         known = by_kind.get(tag) or _by_kind.get(tag)
-        if known is not None and known is not cls:
+        if known is not None and known is not cls and _same_name(known) != _same_name(cls):
             raise TypeError(f"kind {tag!r} is declared by both {known!r} and {cls!r}")
         by_kind[tag] = cls
     _by_kind.update(by_kind)

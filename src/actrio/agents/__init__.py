@@ -34,6 +34,11 @@ from actrio.agents._run import run_sync as run_sync
 from actrio.agents._snapshot import SNAPSHOT_VERSION as SNAPSHOT_VERSION
 from actrio.agents._snapshot import RunSnapshot as RunSnapshot
 from actrio.agents._snapshot import SnapshotError as SnapshotError
+from actrio.agents._team import AgentWorker as AgentWorker
+from actrio.agents._team import MemberUnavailable as MemberUnavailable
+from actrio.agents._team import RunAgent as RunAgent
+from actrio.agents._team import Team as Team
+from actrio.agents._team import TeamHandle as TeamHandle
 
 __all__ = (
     "AGENT_EVENT_KINDS",
@@ -41,13 +46,16 @@ __all__ = (
     "AgentDefinitionError",
     "AgentEvent",
     "AgentTextDelta",
+    "AgentWorker",
     "ContextCompressed",
     "DEFAULT_CONTEXT_WINDOW",
     "HandedOff",
+    "MemberUnavailable",
     "ModelCalled",
     "OnToolError",
     "OutputRetried",
     "ReasoningTextDelta",
+    "RunAgent",
     "RunEnded",
     "RunFailed",
     "RunResult",
@@ -58,6 +66,8 @@ __all__ = (
     "SNAPSHOT_VERSION",
     "SnapshotError",
     "SubAgentStopped",
+    "Team",
+    "TeamHandle",
     "ToolCallEnded",
     "ToolCallStarted",
     "run_sync",

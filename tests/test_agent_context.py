@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 import trio
 
@@ -371,3 +372,48 @@ async def test_a_summary_that_cannot_help_is_left_out(
     assert result.ok, why
     assert [s.stage for s in events.of(ContextCompressed)] == ["drop_oldest_turns"], why
     assert not any(m.text.startswith(SUMMARY_PREFIX) for m in sent[0].messages), why
+
+
+async def test_an_agents_own_estimator_decides_what_fits() -> None:
+    class Pessimist:
+        """Counts every request as huge: everything old must go."""
+
+        def count(self, value: Any, /) -> int:
+            messages = value.messages if isinstance(value, ModelRequest) else value
+            return 300 * len(messages)
+
+    sent: list[ModelRequest] = []
+    model = FunctionModel(lambda r: sent.append(r) or "ok", context_window=1000)  # type: ignore[func-returns-value]
+    agent = actrio.Agent(
+        "a", "", model, max_tokens=100, summarize=False, keep_last_turns=1, estimator=Pessimist()
+    )
+    async with actrio.open_runtime() as rt:
+        await rt.run(agent, "go", history=history(3))
+    assert len(sent[0].messages) == 3  # 300 tokens each: 900 fit, the oldest turns went
+    with pytest.raises(actrio.agents.AgentDefinitionError, match="estimator"):
+        actrio.Agent("b", estimator=object())  # type: ignore[arg-type]
+
+
+def test_the_default_estimator_never_learns_to_count_less() -> None:
+    """A provider reporting fewer tokens than chars / 4 never makes requests look smaller."""
+    from actrio.agents._state import AgentState  # noqa: PLC0415
+
+    factory = attrs.fields(AgentState).estimator.default.factory  # type: ignore[union-attr]
+    estimator = factory()
+    assert estimator.calibrate(1000, 500)  # "it was only half that"
+    assert estimator.ratio == 4.0
+    assert estimator.calibrate(1000, 2000)  # "it was twice that": learnt
+    assert estimator.ratio < 4.0
+
+
+async def test_a_summary_call_is_announced_with_its_usage() -> None:
+    sent: list[ModelRequest] = []
+    model = FunctionModel(answering(2000, sent), context_window=2000)
+    agent = actrio.Agent("a", "", model, max_tokens=200, keep_last_turns=1)
+    async with actrio.open_runtime() as rt:
+        events = Recorder(rt)
+        result = await rt.run(agent, "go", history=history(8))
+    called = events.of(actrio.agents.ModelCalled)
+    assert len(called) == 2  # the summary, then the answer
+    total = called[0].usage + called[1].usage
+    assert total == result.usage

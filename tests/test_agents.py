@@ -997,3 +997,22 @@ async def test_a_confirmation_pauses_only_the_call_that_asks(autojump_clock: Any
     times = {name: t - start for name, t in done}
     assert times["look"] < 1  # the sibling did not wait for the person
     assert times["make"] >= 30
+
+
+async def test_a_sub_agent_called_twice_gets_a_ledger_each() -> None:
+    helper = actrio.Agent("helper", "", ScriptedModel(["one", "two"]))
+    lead = actrio.Agent(
+        "lead",
+        "",
+        ScriptedModel(
+            [Turn.tool_calls([("helper", {"input": "a"}), ("helper", {"input": "b"})]), "ok"]
+        ),
+        tools=[helper],
+    )
+    async with actrio.open_runtime() as rt:
+        events = Recorder(rt)
+        await rt.run(lead, "go")
+    paths = sorted(
+        e.path for e in events.of(actrio.context.BudgetGranted) if e.parent_path is not None
+    )
+    assert paths == ["lead/helper", "lead/helper-2"]

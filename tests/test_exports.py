@@ -98,6 +98,7 @@ def test_runtime_methods_for_agents_exist() -> None:
         attrs.fields_dict(actrio.RunResult)
     )
 
+
 # issue 5: names in actrio.policy
 POLICY_NAMES = {
     "parse_policies",

@@ -60,8 +60,11 @@ def kind_of(cls: type[Any]) -> str:
 
 
 def _same_name(cls: type[Any]) -> tuple[str, str]:
-    """A class's identity across re-imports of its module (``importlib.reload``,
-    or pytest's pytester restoring ``sys.modules``): the newest import wins."""
+    """A class's identity across re-imports of its module.
+
+    ``importlib.reload``, or pytest's pytester restoring ``sys.modules``,
+    imports a module again: the newest import's classes win.
+    """
     return cls.__module__, cls.__qualname__
 
 

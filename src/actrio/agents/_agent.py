@@ -17,6 +17,7 @@ import attrs
 from actrio.adapters.router import Model
 from actrio.agents._result import AgentDefinitionError
 from actrio.context._budget import Budget
+from actrio.context._tokens import TokenEstimator
 from actrio.policy._spec import PolicySpec
 from actrio.tools._tool import Tool
 from actrio.types import ReasoningMode
@@ -154,6 +155,13 @@ def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
     return check
 
 
+def _check_estimator(_: object, __: object, value: Any) -> None:
+    if value is not None and not callable(getattr(value, "count", None)):
+        raise AgentDefinitionError(
+            f"Agent.estimator: expected a TokenEstimator (with count()), got {type(value).__name__}"
+        )
+
+
 def _check_budget(_: object, __: object, value: Any) -> None:
     if value is not None and not isinstance(value, Budget):
         raise AgentDefinitionError(f"Agent.budget: expected a Budget, got {type(value).__name__}")
@@ -211,6 +219,12 @@ class Agent(Generic[T]):
         summarizer: The model for summaries (default: the agent's).
         max_output_retries: Times an answer that does not fit
             ``output_type`` goes back to the model before the run fails.
+        estimator: Counts tokens for fitting (any
+            :class:`~actrio.context.TokenEstimator`, such as
+            ``TiktokenEstimator()``; one with ``calibrate`` learns from the
+            provider's usage, and is shared by every run of the agent). By
+            default each run gets a :class:`~actrio.context.CharEstimator`
+            that calibrates only towards counting more.
 
     Raises:
         AgentDefinitionError: For a bad value; the message names the field.
@@ -264,6 +278,9 @@ class Agent(Generic[T]):
     summarizer: Model | str | None = attrs.field(default=None, validator=_check_model, kw_only=True)
     max_output_retries: int = attrs.field(
         default=2, validator=_non_negative("max_output_retries"), kw_only=True
+    )
+    estimator: TokenEstimator | None = attrs.field(
+        default=None, validator=_check_estimator, kw_only=True, eq=False, repr=False
     )
 
     def __attrs_post_init__(self) -> None:

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from actrio.adapters.router import Model
     from actrio.policy._spec import PolicySpec
 
-__all__ = ("AgentActor", "charge_response", "run_tree")
+__all__ = ("AgentActor", "announce", "charge_response", "run_tree")
 
 run_ids = ProcessIds("run")
 
@@ -88,6 +88,27 @@ async def charge_response(
     if broken is not None:
         state.tree.stop_for(broken, state)
     await state.tree.flush()
+
+
+async def announce(state: AgentState, step: int, response: ModelResponse) -> None:
+    """Publish the :class:`ModelCalled` of one model call (a summary's too)."""
+    from actrio.adapters.cost import PriceTable  # noqa: PLC0415  # import time
+
+    model = response.model or str(state.model.model)
+    price = PriceTable.default().get(model)
+    await state.tree.system.bus.publish(
+        ModelCalled(
+            run_id=state.run_id,
+            agent=state.agent.name,
+            path=state.scope.path if state.scope is not None else "",
+            step=step,
+            model=model,
+            finish_reason=response.finish_reason,
+            tool_calls=len(response.tool_calls),
+            usage=response.usage,
+            cost_usd=price.cost(response.usage) if price is not None else 0.0,
+        )
+    )
 
 
 @attrs.define(eq=False)
@@ -154,7 +175,7 @@ class AgentActor:
             state.steps = step  # counted once answered: an interrupted call is made again
             self._append(response.message)
             await charge_response(state, response)
-            await self._announce(step, response)
+            await announce(state, step, response)
             calls = response.tool_calls
             if calls:
                 if await self._tools(step, calls, ending):
@@ -180,28 +201,10 @@ class AgentActor:
             except ContextLengthExceeded as again:
                 raise ContextOverflow(estimate, target) from again
             del error
-        state.estimator.calibrate(state.estimator.count(request), response.usage.input_tokens)
+        calibrate = getattr(state.estimator, "calibrate", None)
+        if calibrate is not None:
+            calibrate(state.estimator.count(request), response.usage.input_tokens)
         return response
-
-    async def _announce(self, step: int, response: ModelResponse) -> None:
-        state = self.state
-        model = response.model or str(state.model.model)
-        from actrio.adapters.cost import PriceTable  # noqa: PLC0415  # import time
-
-        price = PriceTable.default().get(model)
-        await state.tree.system.bus.publish(
-            ModelCalled(
-                run_id=state.run_id,
-                agent=state.agent.name,
-                path=state.scope.path if state.scope is not None else "",
-                step=step,
-                model=model,
-                finish_reason=response.finish_reason,
-                tool_calls=len(response.tool_calls),
-                usage=response.usage,
-                cost_usd=price.cost(response.usage) if price is not None else 0.0,
-            )
-        )
 
     async def _tools(self, step: int, calls: tuple[Any, ...], ending: _Ending) -> bool:
         """Run the answer's tool calls; return whether the segment ends."""
@@ -364,6 +367,8 @@ async def run_tree(
         inputs=inputs,
         inherited=inherited,
     )
+    if agent.estimator is not None:
+        state.estimator = agent.estimator
     seconds = ledger.remaining().seconds
     if seconds is not None:
         state.deadline = trio.current_time() + seconds
@@ -461,7 +466,7 @@ async def _hand_off(state: AgentState, target: Agent[Any], tree: RunTree) -> Age
     if target.instructions:
         history.insert(0, Message.system(target.instructions))
     model = tree.runtime._model(target.model) or state.model
-    return AgentState(
+    next_state = AgentState(
         tree=tree,
         run_id=state.run_id,
         parent_run_id=state.parent_run_id,
@@ -475,6 +480,9 @@ async def _hand_off(state: AgentState, target: Agent[Any], tree: RunTree) -> Age
         inherited=state.inherited,
         deadline=state.deadline,
     )
+    if target.estimator is not None:
+        next_state.estimator = target.estimator
+    return next_state
 
 
 async def _ended(state: AgentState, status: RunStatus, reason: str | None, steps: int) -> None:

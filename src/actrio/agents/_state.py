@@ -23,7 +23,7 @@ from actrio.actors._tool_call import ToolHost
 from actrio.adapters.router import Model
 from actrio.agents._agent import Agent
 from actrio.context._budget import BudgetExceeded, BudgetLedger, Spend
-from actrio.context._tokens import CharEstimator
+from actrio.context._tokens import CharEstimator, TokenEstimator
 from actrio.kernel import ActorSystem, Event
 from actrio.messages import Message, ToolCallPart, ToolResultPart
 from actrio.policy._spec import PolicySpec
@@ -54,6 +54,7 @@ class RunTree:
     cancelled: dict[str, str] = attrs.field(factory=dict)  # run id -> reason, before it opened
     interrupted: dict[str, str] = attrs.field(factory=dict)  # run id -> reason
     _hosts: dict[tuple[int, tuple[int, ...]], ToolHost] = attrs.field(factory=dict)
+    _names: dict[str, int] = attrs.field(factory=dict)  # ledger names given, by parent
 
     def emit(self, event: Event) -> None:
         """The ledgers' sink: queue the event; the loop publishes it at its next await."""
@@ -82,6 +83,12 @@ class RunTree:
             host = attrs.evolve(self.host, registry=registry, local_policies=local)
             self._hosts[key] = host
         return host
+
+    def child_name(self, parent: BudgetLedger, name: str) -> str:
+        """A ledger name unique under ``parent``: ``name``, then ``name-2``, ``name-3``..."""
+        key = f"{parent.path}/{name}"
+        count = self._names[key] = self._names.get(key, 0) + 1
+        return name if count == 1 else f"{name}-{count}"
 
     def stop_for(self, broken: BudgetExceeded, fallback: AgentState) -> None:
         """Stop the subtree of the ledger that broke: its owner's, else ``fallback``'s."""
@@ -126,7 +133,9 @@ class AgentState:
         steps: Model calls made.
         scope: The agent's scope, once open.
         budget_error: Why a budget stopped this agent, if one did.
-        estimator: Token counts, calibrated by the provider's usage.
+        estimator: Token counts: the agent's, or a :class:`CharEstimator`
+            calibrated by the provider's usage only towards counting more
+            (``max_ratio=4``), so a request is never thought smaller than it is.
         inputs: Values policies may refer to.
         inherited: Policies of the agents that called this one (a sub-agent).
         deadline: When the run's ``seconds`` budget ends (``trio.current_time()``).
@@ -145,7 +154,7 @@ class AgentState:
     steps: int = 0
     scope: Scope | None = None
     budget_error: BudgetExceeded | None = None
-    estimator: CharEstimator = attrs.field(factory=CharEstimator)
+    estimator: TokenEstimator = attrs.field(factory=lambda: CharEstimator(max_ratio=4.0))
     output_retries: int = 0
     inherited: tuple[PolicySpec, ...] = ()  # the calling agents' policies
     deadline: float = math.inf  # the run's seconds budget, as a trio deadline

@@ -47,7 +47,7 @@ def subagent_tool(
 
         tree = parent.tree
         run_id = run_ids.next()
-        ledger = parent.ledger.grant(asked or Budget(), f"{agent.name}.{run_id}")
+        ledger = parent.ledger.grant(asked or Budget(), tree.child_name(parent.ledger, agent.name))
         model = tree.runtime._model(agent.model) or parent.model
         messages = [Message.user(input)]
         if agent.instructions:

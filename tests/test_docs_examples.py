@@ -92,7 +92,8 @@ EXPECTED = {
     "agents_budget_context.py": [
         "reader: budget_exceeded: budget exceeded: budget 'reader' exceeded model_calls",
         "  exhausted reader: model_calls, 4 > 3",
-        "  charged: model call, tool call, model call, tool call, model call, tool call",
+        "  charged: model call, tokens, tool call, model call, tokens, tool call, model call, "
+        "tokens, tool call",
         "  tool results kept: 3",
         "archivist: completed: Eight notes, all lorem ipsum.",
         "  drop_oldest_turns: 2274 -> 1710 tokens",

@@ -67,7 +67,10 @@ async def main() -> None:
         if isinstance(event, BudgetGranted) and event.path == "reader":
             print(f"  granted {event.path}: model_calls={event.granted.model_calls}")
         elif isinstance(event, BudgetCharged) and event.path == "reader":
-            charges.append("model call" if event.spend.model_calls else "tool call")
+            spend = event.spend
+            charges.append(
+                "model call" if spend.model_calls else "tool call" if spend.tool_calls else "tokens"
+            )
         elif isinstance(event, BudgetExhausted):
             print(f"  exhausted {event.path}: {event.field}, {event.spent:g} > {event.limit:g}")
     print(f"  charged: {', '.join(charges)}")

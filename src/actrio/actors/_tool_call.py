@@ -22,7 +22,7 @@ middleware can change the arguments between the decision and the run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -120,8 +120,13 @@ async def call_tool(
     *,
     call_id: str | None = None,
     inputs: Mapping[str, Any] | None = None,
+    on_result: Callable[[ToolCallResult], None] | None = None,
 ) -> ToolCallResult:
     """Run the call of ``name`` with ``arguments``: validate, decide, run, render.
+
+    ``on_result`` is called (synchronously) as soon as the tool has returned
+    and its output is rendered, before the Tool scope ends: a caller
+    cancelled in that window still knows the call completed and what it gave.
 
     Raises:
         UnknownTool: No tool has exactly that name.
@@ -132,7 +137,9 @@ async def call_tool(
         ToolFailed: The tool raised (the original is chained).
         GuardrailBlocked: A guardrail blocked it before the decision.
     """
-    return await _call(host, host.registry.get(name), arguments, call_id, inputs, depth=0)
+    return await _call(
+        host, host.registry.get(name), arguments, call_id, inputs, depth=0, on_result=on_result
+    )
 
 
 @attrs.define
@@ -153,6 +160,7 @@ async def _call(
     inputs: Mapping[str, Any] | None,
     *,
     depth: int,
+    on_result: Callable[[ToolCallResult], None] | None = None,
 ) -> ToolCallResult:
     if call_id is not None and not isinstance(call_id, str):
         raise UsageError(f"call_id must be a str, got {type(call_id).__name__}")
@@ -187,6 +195,16 @@ async def _call(
             value = await tool.invoke(kwargs)
         output = _masked(host, render_result(value, max_chars=host.max_result_chars))
         outcome.append((value, output, decision))
+        if on_result is not None:
+            on_result(
+                ToolCallResult(
+                    call_id=call.call_id,
+                    tool=tool.name,
+                    value=value,
+                    output=output,
+                    decision=decision,
+                )
+            )
         return output.text
 
     metadata = {"call_id": call.call_id, "capability": tool.capability}

@@ -201,7 +201,7 @@ async def _summarize(
     ledger = state.ledger.grant(Budget(model_calls=1), f"summary-{step}")
     try:
         response = await ModelCallActor(
-            state, step, model=summarizer, name="summarize", publish_deltas=False
+            state, step, model=summarizer, name="summarize", publish_deltas=False, ledger=ledger
         ).run(ask)
     except Exception:  # noqa: BLE001  # stage 2 alone already fits; go without it
         ledger.close()

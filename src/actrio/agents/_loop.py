@@ -76,14 +76,15 @@ _HANDOFF_PARAMETERS: Final = {"type": "object", "properties": {}, "additionalPro
 async def charge_response(
     state: AgentState, response: ModelResponse, *, ledger: BudgetLedger | None = None
 ) -> None:
-    """Charge one model call's usage and cost up the budget chain and the totals."""
+    """Charge one model call's tokens and cost up the budget chain and the totals."""
     from actrio.adapters.cost import PriceTable  # noqa: PLC0415  # import time
 
     model = response.model or str(state.model.model)
     price = PriceTable.default().get(model)
     cost = price.cost(response.usage) if price is not None else None
     state.totals.add(response.usage, cost, model)
-    spend = Spend(total_tokens=response.usage.total_tokens, usd=cost or 0.0, model_calls=1)
+    # The call itself was counted when it was made (ModelCallActor).
+    spend = Spend(total_tokens=response.usage.total_tokens, usd=cost or 0.0)
     broken = (ledger or state.ledger).charge(spend)
     if broken is not None:
         state.tree.stop_for(broken, state)
@@ -165,11 +166,6 @@ class AgentActor:
         if state.pending_calls and await self._tools(state.steps, state.pending_calls, ending):
             return  # a resumed run's unfinished tool calls, first
         while state.steps < agent.max_steps:
-            if state.refuse(Spend(model_calls=1, total_tokens=1, usd=1e-9)) is not None:
-                # The owner of the broken ledger (this agent or one above) was
-                # cancelled: the cancellation lands here.
-                await state.tree.flush()
-                await trio.lowlevel.checkpoint()
             step = state.steps + 1
             response = await self._call(step)
             state.steps = step  # counted once answered: an interrupted call is made again

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import trio
+
 from actrio.actors import _hooks
 from actrio.actors._calls import _raise_if_cancelled
 from actrio.actors._scope import open_call_scope
 from actrio.adapters.errors import ProviderProtocolError
 from actrio.agents._events import AgentTextDelta, ReasoningTextDelta
+from actrio.context._budget import BudgetLedger, Spend
 from actrio.events import ScopeType
 from actrio.types import Finish, ModelRequest, ModelResponse, ReasoningDelta, TextDelta
 
@@ -51,12 +54,32 @@ class ModelCallActor:
         model: Model | None = None,
         name: str | None = None,
         publish_deltas: bool = True,
+        ledger: BudgetLedger | None = None,
     ) -> None:
         self.state = state
         self.step = step
         self.model = model if model is not None else state.model
         self.name = name or str(self.model.model) or "model"
         self.publish_deltas = publish_deltas
+        self.ledger = ledger if ledger is not None else state.ledger
+
+    async def _count(self) -> None:
+        """Count this call against the budget before it is made, or stop.
+
+        Checking and charging happen together, with no await between, so
+        concurrent agents can never make more calls than a limit allows. A
+        call that would break a limit is not made: the broken ledger's owner
+        (this agent or one above) is cancelled, and the cancellation lands
+        here. Tokens and cost are charged when the answer comes.
+        """
+        state = self.state
+        broken = self.ledger.refuse(Spend(model_calls=1, total_tokens=1, usd=1e-9))
+        if broken is not None:
+            state.tree.stop_for(broken, state)
+            await state.tree.flush()
+            await trio.lowlevel.checkpoint()
+            raise broken  # pragma: no cover - the cancellation above always lands
+        self.ledger.charge(Spend(model_calls=1))
 
     async def run(self, request: ModelRequest) -> ModelResponse:
         """Call the model with ``request``; return its whole response.
@@ -68,6 +91,7 @@ class ModelCallActor:
         """
         state = self.state
         here = state.scope
+        await self._count()
         data = {
             "run_id": state.run_id,
             "agent": state.agent.name,

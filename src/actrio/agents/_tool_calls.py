@@ -21,7 +21,7 @@ well formed.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import trio
@@ -35,6 +35,9 @@ from actrio.context._budget import Spend
 from actrio.messages import Message, ToolCallPart, ToolResultPart
 from actrio.middleware._exceptions import GuardrailBlocked, MiddlewareError
 from actrio.tools.errors import ToolError, ToolFailed
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ("ToolCallActor", "ToolOutcome", "ToolRound", "error_text")
 
@@ -91,12 +94,22 @@ class ToolCallActor:
         self.handoffs = handoffs
 
     async def run(
-        self, limiter: trio.CapacityLimiter, send: trio.MemorySendChannel[ToolOutcome]
+        self,
+        limiter: trio.CapacityLimiter,
+        send: trio.MemorySendChannel[ToolOutcome],
+        record: Callable[[ToolOutcome], None],
     ) -> None:
-        """Run the call (when the limiter lets it) and send the outcome."""
+        """Run the call (when the limiter lets it) and send the outcome.
+
+        ``record`` keeps the outcome the moment it is known (synchronously),
+        so a cancellation on the way back cannot lose a call that finished;
+        the message on ``send`` (whose buffer holds every call's) follows.
+        """
+        self._record = record
         async with send, limiter:
             outcome = await self._outcome()
-            await send.send(outcome)
+            record(outcome)
+            send.send_nowait(outcome)
 
     def _result(self, content: str, *, error: BaseException | None = None) -> ToolOutcome:
         part = ToolResultPart(
@@ -140,7 +153,12 @@ class ToolCallActor:
             if _hooks.has_hooks(state.scope):
                 arguments = await _hooks.before_tool_call(call.name, arguments, state.scope)
             result = await call_tool(
-                self.host, call.name, arguments, call_id=call.id, inputs=state.inputs
+                self.host,
+                call.name,
+                arguments,
+                call_id=call.id,
+                inputs=state.inputs,
+                on_result=lambda done: self._record(self._result(done.output.text)),
             )
             output = result.output.text
         except Exception as failure:  # noqa: BLE001  # isolated into the result; see below
@@ -212,9 +230,14 @@ class ToolRound:
                     actor = ToolCallActor(
                         self.state, self.host, self.step, index, call, self.handoffs
                     )
-                    nursery.start_soon(actor.run, limiter, send.clone(), name=f"tool:{call.name}")
+                    nursery.start_soon(
+                        actor.run, limiter, send.clone(), self._keep, name=f"tool:{call.name}"
+                    )
             async for outcome in receive:
-                self.outcomes[outcome.index] = outcome
+                self._keep(outcome)
+
+    def _keep(self, outcome: ToolOutcome) -> None:
+        self.outcomes[outcome.index] = outcome
 
     def message(self, reason: str = "cancelled") -> Message:
         """The tool message answering every call, in order; unfinished ones say ``reason``."""

@@ -1016,3 +1016,17 @@ async def test_a_sub_agent_called_twice_gets_a_ledger_each() -> None:
         e.path for e in events.of(actrio.context.BudgetGranted) if e.parent_path is not None
     )
     assert paths == ["lead/helper", "lead/helper-2"]
+
+
+async def test_runs_are_costed_at_the_runtimes_prices() -> None:
+    from actrio.adapters import Price, PriceTable  # noqa: PLC0415 - only here
+
+    model = ScriptedModel(["hi"], model="house-model")
+    async with actrio.open_runtime() as rt:
+        assert rt.prices is PriceTable.default()  # parsed once, shared
+        rt.prices = rt.prices.merged({"house-model": Price(input=1_000_000.0, output=1_000_000.0)})
+        result = await rt.run(actrio.Agent("a", "", model), "x")
+        with pytest.raises(UsageError, match="PriceTable"):
+            rt.prices = {"house-model": 1}  # type: ignore[assignment]
+    assert result.cost_usd == pytest.approx(result.usage.total_tokens)
+    assert result.unpriced_models == ()

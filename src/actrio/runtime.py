@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from actrio._redact import Redactor
     from actrio.actors._tool_call import ToolCallResult, ToolHost
+    from actrio.adapters.cost import PriceTable
     from actrio.adapters.router import Model
     from actrio.agents._agent import Agent
     from actrio.agents._result import RunResult
@@ -81,6 +82,7 @@ class Runtime:
         self._host_lock = trio.Lock()
         self._runs: dict[str, RunTree] = {}
         self._models: dict[str, Model] = {}
+        self._prices: PriceTable | None = None
 
     @property
     def human(self) -> HumanChannel:
@@ -275,6 +277,27 @@ class Runtime:
         from actrio.agents._run import resume_agent  # noqa: PLC0415  # import time
 
         return await resume_agent(self, agent, snapshot)
+
+    @property
+    def prices(self) -> PriceTable:
+        """The prices agent runs are costed at (default: ``PriceTable.default()``).
+
+        Set it to your own table (``PriceTable.load(path)``, or
+        ``PriceTable.default().merged({...})``) to override or add models.
+        """
+        if self._prices is None:
+            from actrio.adapters.cost import PriceTable  # noqa: PLC0415  # import time
+
+            self._prices = PriceTable.default()
+        return self._prices
+
+    @prices.setter
+    def prices(self, table: PriceTable) -> None:
+        from actrio.adapters.cost import PriceTable  # noqa: PLC0415  # import time
+
+        if not isinstance(table, PriceTable):
+            raise UsageError(f"prices: expected a PriceTable, got {type(table).__name__}")
+        self._prices = table
 
     def _model(self, spec: Model | str | None) -> Model | None:
         """The model an agent names: adapters as given, model strings made once per runtime."""

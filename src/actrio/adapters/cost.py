@@ -92,9 +92,11 @@ class PriceTable:
 
     @classmethod
     def default(cls) -> PriceTable:
-        """The prices shipped with actrio (``prices.toml``)."""
-        text = resources.files("actrio.adapters").joinpath("prices.toml").read_text("utf-8")
-        return cls.parse(text, where="actrio/adapters/prices.toml")
+        """The prices shipped with actrio (``prices.toml``), parsed once per process.
+
+        The table is immutable, so every caller can share it.
+        """
+        return _default()
 
     @classmethod
     def load(cls, path: str | Path) -> PriceTable:
@@ -181,7 +183,8 @@ class PriceTable:
 
 @functools.cache
 def _default() -> PriceTable:
-    return PriceTable.default()
+    text = resources.files("actrio.adapters").joinpath("prices.toml").read_text("utf-8")
+    return PriceTable.parse(text, where="actrio/adapters/prices.toml")
 
 
 def cost(usage: Usage, model: str, prices: PriceTable | None = None) -> float:

@@ -77,10 +77,8 @@ async def charge_response(
     state: AgentState, response: ModelResponse, *, ledger: BudgetLedger | None = None
 ) -> None:
     """Charge one model call's tokens and cost up the budget chain and the totals."""
-    from actrio.adapters.cost import PriceTable  # noqa: PLC0415  # import time
-
     model = response.model or str(state.model.model)
-    price = PriceTable.default().get(model)
+    price = state.tree.runtime.prices.get(model)
     cost = price.cost(response.usage) if price is not None else None
     state.totals.add(response.usage, cost, model)
     # The call itself was counted when it was made (ModelCallActor).
@@ -93,10 +91,8 @@ async def charge_response(
 
 async def announce(state: AgentState, step: int, response: ModelResponse) -> None:
     """Publish the :class:`ModelCalled` of one model call (a summary's too)."""
-    from actrio.adapters.cost import PriceTable  # noqa: PLC0415  # import time
-
     model = response.model or str(state.model.model)
-    price = PriceTable.default().get(model)
+    price = state.tree.runtime.prices.get(model)
     await state.tree.system.bus.publish(
         ModelCalled(
             run_id=state.run_id,

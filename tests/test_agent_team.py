@@ -163,3 +163,20 @@ def test_a_team_checks_its_members() -> None:
     a = actrio.Agent("a")
     with pytest.raises(actrio.UsageError, match="share a name"):
         Team("t", [a, a])
+
+
+async def test_a_members_run_names_the_run_that_asked() -> None:
+    team = Team("t", [actrio.Agent("member", "", ScriptedModel(["m"]))])
+    async with actrio.open_runtime() as rt:
+        events = Recorder(rt)
+        experts = await team.start(rt)
+        lead = actrio.Agent(
+            "lead",
+            "",
+            ScriptedModel([Turn.tool_call("member", {"input": "q"}), "ok"]),
+            tools=experts.tools(),
+        )
+        result = await rt.run(lead, "go")
+    ends = {e.agent: e for e in events.of(RunEnded)}
+    assert ends["member"].parent_run_id == result.run_id
+    assert ends["lead"].parent_run_id is None

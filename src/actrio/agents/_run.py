@@ -97,6 +97,7 @@ class _Prepared:
         self.budget = budget if budget is not None else (agent.budget or Budget())
         self.inputs = dict(inputs) if inputs is not None else None
         self.run_id = run_ids.next()
+        self.parent_run_id: str | None = None  # a team member's caller
 
     @classmethod
     def resuming(cls, runtime: Runtime, agent: Agent[Any], snapshot: RunSnapshot) -> _Prepared:
@@ -126,6 +127,7 @@ class _Prepared:
                 self.messages,
                 ledger,
                 run_id=self.run_id,
+                parent_run_id=self.parent_run_id,
                 inputs=self.inputs,
                 resume=self.resume,
             )
@@ -338,9 +340,15 @@ def stream_agent(
     history: Iterable[Message] = (),
     inputs: Mapping[str, Any] | None = None,
     capacity: int = 1024,
+    parent_run_id: str | None = None,
 ) -> RunStream:
-    """Stream a run's events; see :meth:`Runtime.stream`."""
+    """Stream a run's events; see :meth:`Runtime.stream`.
+
+    ``parent_run_id`` names the run that asked for this one (a team member's
+    caller); its ``RunStarted`` / ``RunEnded`` carry it.
+    """
     prepared = _Prepared(runtime, agent, input, budget=budget, history=history, inputs=inputs)
+    prepared.parent_run_id = parent_run_id
     return RunStream(prepared, capacity)
 
 

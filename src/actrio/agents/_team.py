@@ -27,6 +27,7 @@ import trio
 
 from actrio.agents._agent import Agent
 from actrio.agents._result import RunResult, SubAgentStopped
+from actrio.agents._run import stream_agent
 from actrio.agents._state import current_agent_state
 from actrio.context._budget import Budget, Spend
 from actrio.kernel import (
@@ -65,11 +66,13 @@ class RunAgent(Request[RunResult[Any]]):
         budget: Limits for this run (default: the agent's).
         started: Called with the run's id as it starts (so an asker that is
             cancelled can cancel the run too).
+        parent_run_id: The run that asks (recorded in the member's run events).
     """
 
     input: str
     budget: Budget | None = None
     started: Callable[[str], None] | None = attrs.field(default=None, eq=False, repr=False)
+    parent_run_id: str | None = None
 
 
 class AgentWorker(Actor[RunAgent]):
@@ -90,7 +93,13 @@ class AgentWorker(Actor[RunAgent]):
 
     async def receive(self, message: RunAgent) -> RunResult[Any]:
         """Run the agent; a failed run raises, and so crashes this worker."""
-        stream = self.runtime.stream(self.agent, message.input, budget=message.budget)
+        stream = stream_agent(
+            self.runtime,
+            self.agent,
+            message.input,
+            budget=message.budget,
+            parent_run_id=message.parent_run_id,
+        )
         if message.started is not None:
             message.started(stream.run_id)
         async with stream:
@@ -202,8 +211,17 @@ class TeamHandle:
                 return ref
         raise MemberUnavailable(f"team member {name!r} is not running")
 
-    async def ask(self, name: str, input: str, *, budget: Budget | None = None) -> RunResult[Any]:
+    async def ask(
+        self,
+        name: str,
+        input: str,
+        *,
+        budget: Budget | None = None,
+        parent_run_id: str | None = None,
+    ) -> RunResult[Any]:
         """Run member ``name`` on ``input`` through its worker.
+
+        ``parent_run_id`` names the asking run in the member's run events.
 
         Raises:
             MemberUnavailable: Its worker crashed on this run (it is being
@@ -212,7 +230,7 @@ class TeamHandle:
         ref = await self.worker(name)
         started: list[str] = []
         try:
-            return await ref.ask(RunAgent(input, budget, started.append))
+            return await ref.ask(RunAgent(input, budget, started.append, parent_run_id))
         except trio.Cancelled:
             for run_id in started:  # the asker's cancellation reaches the run
                 self.runtime.cancel(run_id, "its caller was cancelled")
@@ -237,7 +255,12 @@ class TeamHandle:
             if caller is not None:
                 left = caller.ledger.remaining()
                 budget = left if budget is None else budget.min(left)
-            result = await handle.ask(agent.name, input, budget=budget)
+            result = await handle.ask(
+                agent.name,
+                input,
+                budget=budget,
+                parent_run_id=caller.run_id if caller is not None else None,
+            )
             if caller is not None:
                 _charge(caller, result)
             if not result.ok:

@@ -218,3 +218,21 @@ async def test_a_reader_outside_the_runtime_sees_its_stream_end() -> None:
         nursery.start_soon(read, stream)
         await trio.sleep(0.1)
     assert kinds[0] == "run_started"
+
+
+async def test_a_stuck_subscriber_cannot_hold_a_cancelled_run_forever(autojump_clock: Any) -> None:
+    """S-13: cleanup publishing is shielded but bounded: each end event (the
+    scopes' and the run's) waits for room at most the end-event grace."""
+
+    async def stuck(event: object) -> None:
+        await trio.sleep_forever()
+
+    model = ScriptedModel([Turn.tool_call("nope", {}), "x"])
+    agent = actrio.Agent("a", "", model, budget=actrio.Budget(total_tokens=10_000))
+    async with actrio.open_runtime(shutdown_grace=1) as rt:
+        rt.subscribe(stuck, capacity=1)
+        start = trio.current_time()
+        with trio.move_on_after(3):
+            await rt.run(agent, "go")
+        # the Llm scope's, the Agent scope's and the run's end events, at most
+        assert trio.current_time() - start <= 3 + 4 * actrio.actors._scope.END_EVENT_GRACE

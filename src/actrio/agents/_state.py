@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from actrio.actors._scope import Scope
+from actrio.actors._scope import END_EVENT_GRACE, Scope
 from actrio.actors._tool_call import ToolHost
 from actrio.adapters.router import Model
 from actrio.agents._agent import Agent
@@ -61,10 +61,14 @@ class RunTree:
         self.pending_events.append(event)
 
     async def flush(self) -> None:
-        """Publish the queued budget events, in order."""
+        """Publish the queued budget events, in order.
+
+        Each waits for room at most :data:`END_EVENT_GRACE` seconds, and is
+        not cancelled meanwhile: it also runs from cleanup (a run's end).
+        """
         while self.pending_events:
             event = self.pending_events.pop(0)
-            await self.system.bus.publish(event)
+            await self.system.bus.publish_within(event, END_EVENT_GRACE)
 
     def host_for(self, state: AgentState) -> ToolHost:
         """The tool host for ``state``'s agent: its tools, and every policy that applies.

@@ -180,3 +180,37 @@ async def test_a_members_run_names_the_run_that_asked() -> None:
     ends = {e.agent: e for e in events.of(RunEnded)}
     assert ends["member"].parent_run_id == result.run_id
     assert ends["lead"].parent_run_id is None
+
+
+async def test_a_crashed_members_spending_is_charged_to_its_caller() -> None:
+    @actrio.tool
+    async def step() -> str:
+        """One step."""
+        await trio.lowlevel.checkpoint()
+        return "stepped"
+
+    member = actrio.Agent(
+        "member", "", ScriptedModel([Turn.tool_call("step", {}), Turn.error(BOOM)]), tools=[step]
+    )
+    team = Team("t", [member])
+    async with actrio.open_runtime() as rt:
+        events = Recorder(rt)
+        experts = await team.start(rt)
+        lead = actrio.Agent(
+            "lead",
+            "",
+            ScriptedModel([Turn.tool_call("member", {"input": "go"}), "ok"]),
+            tools=experts.tools(),
+        )
+        result = await rt.run(lead, "go")
+    member_end = next(e for e in events.of(RunEnded) if e.agent == "member")
+    assert member_end.status == "failed"
+    assert member_end.usage.total_tokens > 0
+    lead_own = sum(
+        e.usage.total_tokens
+        for e in events.of(actrio.agents.ModelCalled)
+        if e.run_id == result.run_id
+    )
+    assert result.usage.total_tokens == lead_own + member_end.usage.total_tokens
+    content = next(m for m in result.messages if m.role == "tool").parts[0].content  # type: ignore[union-attr]
+    assert "failed (ServerError)" in content

@@ -255,6 +255,7 @@ async def test_propagate_fails_the_run_after_the_siblings_finish(autojump_clock:
     )
     agent = actrio.Agent("a", "", model, tools=[nap, explode], on_tool_error="propagate")
     async with actrio.open_runtime() as rt:
+        events = Recorder(rt)
         with pytest.raises(RunFailed) as caught:
             await rt.run(agent, "go")
     result = caught.value.result
@@ -263,6 +264,8 @@ async def test_propagate_fails_the_run_after_the_siblings_finish(autojump_clock:
     assert isinstance(caught.value.__cause__, actrio.tools.ToolFailed)
     assert tool_results(result)[0][1:] == ("slow", False)
     assert model.remaining == 1  # the model was not asked again
+    (agent_end,) = [e for e in events.of(ScopeEnded) if e.name == "a"]
+    assert agent_end.status == "error"  # the Agent scope says so too
 
 
 async def test_unknown_tools_bad_arguments_and_cut_calls_go_back_as_errors() -> None:

@@ -1,4 +1,4 @@
-"""The ``actrio`` command: ``--version`` and ``actrio demo``, a supervised agent team.
+"""The ``actrio`` command: ``--version`` and ``actrio demo``, a team of agents under a supervisor.
 
 The demo runs in-process with ``--fast`` (``main`` calls ``trio.run`` itself,
 so those tests are plain functions), in virtual time through its async entry
@@ -24,6 +24,7 @@ from actrio._demo import (
     BUDGETS,
     DENIED_COMMAND,
     DemoUsageError,
+    build_lead,
     build_team,
     make_tools,
     resolve_model,
@@ -64,10 +65,10 @@ def told(out: str) -> list[tuple[float, str, str]]:
     return found
 
 
-def first(lines: list[tuple[float, str, str]], verb: str, start: str) -> int:
-    """The index of the first line with ``verb`` whose text starts with ``start``."""
+def first(lines: list[tuple[float, str, str]], verb: str, start: str, after: int = -1) -> int:
+    """The index of the first line past ``after`` with ``verb`` whose text starts with ``start``."""
     for i, (_, v, text) in enumerate(lines):
-        if v == verb and text.startswith(start):
+        if i > after and v == verb and text.startswith(start):
             return i
     raise AssertionError(f"no {verb!r} line starting {start!r}")
 
@@ -91,20 +92,26 @@ def no_shell(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_demo_fast_tells_the_whole_story(
     capsys: pytest.CaptureFixture[str], no_shell: list[str]
 ) -> None:
-    """Sub-agents, a supervised restart (S-01), a denied shell command (SH-01), a budget stop."""
+    """A team under a supervisor and a supervised tool, both restarted (S-01), a denied
+    shell command (SH-01), a budget stop and a compression."""
     assert main(["demo", "--fast"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out  # not a terminal: plain lines, no ANSI codes
-    assert out.splitlines()[0].startswith("actrio demo: a lead agent and three sub-agents")
-    assert f"  policy      {_demo.SHELL_POLICY}" in out.splitlines()
+    header = out.splitlines()
+    assert header[0].startswith("actrio demo: a lead agent and a team of three agents under a")
+    assert f"  policy      {_demo.SHELL_POLICY}" in header
+    assert (
+        "  supervisors /team (one_for_one, 3 restarts in 10 s) runs researcher, checker and writer"
+    ) in header
     lines = told(out)
     assert [t for t, _, _ in lines] == sorted(t for t, _, _ in lines)
 
-    # The lead delegates to its sub-agents, as tools.
+    # The lead asks the team's members, as tools; each run is drawn under its call.
     assert first(lines, "started", "lead (agent)") == 0
     for name in ("researcher", "checker", "writer"):
-        first(lines, "calling", f"lead -> {name} ")
-        first(lines, "started", f"lead/{name} (sub-agent)")
+        assert first(lines, "calling", f"lead -> {name} ") < first(
+            lines, "started", f"lead/{name} (team member)"
+        )
 
     # The indexer crashes on its first job; the supervisor restarts it; the retry works.
     crashed = first(
@@ -129,36 +136,62 @@ def test_demo_fast_tells_the_whole_story(
     assert no_shell == []
     assert denied < refused < first(lines, "finished", "lead/researcher: completed")
 
-    # The checker breaks its budget of one tool call; the lead gets an error and goes on.
+    # The checker breaks its budget of one tool call (its own ledger, a root named after
+    # it); the lead gets an error and goes on.
     budget = first(lines, "budget", "lead/checker: over its tool_calls limit (tool_calls 2 of 1)")
     stopped = first(lines, "finished", "lead/checker: budget_exceeded")
+    assert "budget 'checker' exceeded tool_calls" in lines[stopped][2]
     told_lead = first(lines, "error", "lead <- checker: sub-agent 'checker' did not complete")
     assert "budget_exceeded" in lines[told_lead][2]
-    assert budget < told_lead < first(lines, "calling", "lead -> writer ")
+    asked = first(lines, "calling", "lead -> writer ")
+    assert budget < told_lead < asked
     assert stopped < told_lead
+
+    # The writer's run fails (its model is down), crashing its worker: the team's
+    # supervisor restarts it, the lead gets an error, asks again and the new worker answers.
+    failed = first(lines, "finished", "lead/writer: failed, 0 tokens", asked)
+    assert "ServerError: upstream down (status=503)" in lines[failed][2]
+    crashed = first(lines, "crashed", "/team/writer (incarnation 1) on RunAgent: RunFailed: run ")
+    assert lines[crashed][2].endswith(
+        "of agent 'writer' failed: ServerError: upstream down (status=503)"
+    )
+    lead_told = first(
+        lines,
+        "error",
+        "lead <- writer: team member 'writer' failed (ServerError); its supervisor restarts it",
+    )
+    restarted = first(lines, "restarted", "/team/writer -> incarnation 2 (by /team)")
+    again = first(lines, "calling", "lead -> writer ", lead_told)
+    rerun = first(lines, "started", "lead/writer (team member)", again)
+    answered = first(lines, "result", "lead <- writer: Supervision keeps tools alive")
+    assert failed < crashed < lead_told < again < rerun < answered
+    assert crashed < restarted < again
+    assert first(lines, "finished", "lead/writer: completed", rerun) < answered
 
     # The writer's notes are over its window: compressed before its second call.
     compressed = first(lines, "compressed", "lead/writer step 2: truncate_tool_results ")
-    assert compressed < first(lines, "model", "lead/writer step 2")
+    assert rerun < compressed < first(lines, "model", "lead/writer step 2")
 
     # The lead finishes last, and the summary says what happened.
     assert lines[-1][1] == "finished"
     assert lines[-1][2].startswith("lead: completed, ")
     summary = out[out.index("\nsummary\n") :].splitlines()
-    statuses = {
-        m[1]: m[2]
+    statuses = [
+        (m[1], m[2])
         for m in (re.match(r"^    (\S+)\s+(\S+)\s+\d+ tokens  \$\d+\.\d{6}", s) for s in summary)
         if m
-    }
-    assert statuses == {
-        "lead": "completed",
-        "lead/researcher": "completed",
-        "lead/checker": "budget_exceeded",
-        "lead/writer": "completed",
-    }
-    assert (
-        "  restarts      /services/indexer crashed 1x, restarted 1x, now incarnation 2" in summary
-    )
+    ]
+    assert sorted(statuses) == [
+        ("lead", "completed"),
+        ("lead/checker", "budget_exceeded"),
+        ("lead/researcher", "completed"),
+        ("lead/writer", "completed"),
+        ("lead/writer", "failed"),
+    ]
+    assert [s for s in summary if s.startswith("  restarts")] == [
+        "  restarts      /team/writer crashed 1x, restarted 1x, now incarnation 2",
+        "  restarts      /services/indexer crashed 1x, restarted 1x, now incarnation 2",
+    ]
     assert (
         f'  denied        lead/researcher: run_shell {{"command": "{DENIED_COMMAND}"}} '
         "(deny-os.shell-1); it did not run"
@@ -177,29 +210,53 @@ async def test_demo_in_virtual_time_is_watchable(autojump_clock: trio.testing.Mo
     start = trio.current_time()
     outcome = await run_demo(renderer=PlainRenderer(out))
     took = trio.current_time() - start
-    assert 3.0 <= took <= 6.0, took
+    assert 3.0 <= took <= 7.0, took
     assert outcome.ok
     view = outcome.view
-    assert [(s.restarts, s.incarnation, len(s.crashes)) for s in view.services.values()] == [
-        (1, 2, 1)
+    assert list(view.supervisors) == [
+        "/team (one_for_one, 3 restarts in 10 s)",
+        "/services (one_for_one, 3 restarts in 10 s)",
     ]
-    assert len(view.denials) == len(view.budget_stops) == len(view.compressions) == 1
-    statuses = {run.agent: run.status for run in view.runs.values() if run is not None}
-    assert statuses == {
-        "lead": "completed",
-        "researcher": "completed",
-        "checker": "budget_exceeded",
-        "writer": "completed",
+    services = {
+        path: (s.restarts, s.incarnation, len(s.crashes)) for path, s in view.services.items()
     }
-    lead = view.roots[0]
+    assert services == {
+        "/team/researcher": (0, 1, 0),
+        "/team/checker": (0, 1, 0),
+        "/team/writer": (1, 2, 1),
+        "/services/indexer": (1, 2, 1),
+    }
+    assert len(view.denials) == len(view.budget_stops) == len(view.compressions) == 1
+    statuses = [(run.agent, run.status) for run in view.runs.values() if run is not None]
+    assert sorted(statuses) == [
+        ("checker", "budget_exceeded"),
+        ("lead", "completed"),
+        ("researcher", "completed"),
+        ("writer", "completed"),
+        ("writer", "failed"),
+    ]
+    # Each member's run (in its worker's subtree) is drawn in place of the lead's call.
+    (lead,) = view.roots
     assert outcome.result.usage.total_tokens == sum(lead.totals()[:2])
-    # Each sub-agent is drawn in place of the lead's tool scope that called it.
-    shown = [(node.category, node.name, node.step) for node in lead.visible_children()]
-    assert sorted(shown, key=str) == sorted(
-        [("llm", "gpt-4.1-mini", step) for step in (1, 2, 3)]
-        + [("agent", name, None) for name in ("researcher", "checker", "writer")],
-        key=str,
-    )
+    shown = [(node.category, node.name, node.run_status) for node in lead.visible_children()]
+    shown[1:3] = sorted(shown[1:3])  # asked in the same turn: either may start first
+    assert shown == [
+        ("llm", "gpt-4.1-mini", None),
+        ("agent", "checker", "budget_exceeded"),
+        ("agent", "researcher", "completed"),
+        ("llm", "gpt-4.1-mini", None),
+        ("agent", "writer", "failed"),
+        ("llm", "gpt-4.1-mini", None),
+        ("agent", "writer", "completed"),
+        ("llm", "gpt-4.1-mini", None),
+    ]
+    calls = [(n.name, n.status, n.hidden) for n in lead.children if n.category == "tool"]
+    assert sorted(calls[:2]) + calls[2:] == [
+        ("checker", "error", True),
+        ("researcher", "ok", True),
+        ("writer", "error", True),
+        ("writer", "ok", True),
+    ]
     researcher = next(n for n in lead.visible_children() if n.name == "researcher")
     assert [(n.name, n.status) for n in researcher.visible_children() if n.category == "tool"] == [
         ("lookup", "error"),
@@ -249,14 +306,20 @@ async def test_rich_live_tree_shows_scopes_and_marks() -> None:
         "tool lookup  error  Error: tool 'lookup' failed with ActorError",
         "[compressed: truncate_tool_results",
         "llm gpt-4.1-mini #1",
+        "agent writer  failed  ServerError: upstream down (status=503)",
+        "agent writer  completed",
+        "supervisor /team (one_for_one, 3 restarts in 10 s)",
+        "actor /team/researcher  running, incarnation 1\n",
+        "actor /team/writer  running, incarnation 2  [restarted 1x]  [crashed: RunFailed: run ",
         "supervisor /services (one_for_one, 3 restarts in 10 s)",
         "actor /services/indexer  running, incarnation 2  [restarted 1x]",
         "[crashed: RuntimeError: index shard 3 is corrupted]",
         "\nsummary\n",
     ):
         assert text in final, text
-    # A sub-agent is drawn in place of the tool scope that called it.
+    # A member's run is drawn in place of the tool call that asked it.
     assert "tool researcher" not in final
+    assert "tool writer" not in final
     # Without a supervisor to watch, the tree has no supervisor branch.
     empty = RichRenderer(console).tree(TeamView())
     assert [str(child.label) for child in empty.children] == []
@@ -352,19 +415,29 @@ def test_resolve_model(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_model("x")
 
 
-def test_build_team_runs_every_agent_on_the_model_given() -> None:
+async def test_build_team_runs_every_agent_on_the_model_given() -> None:
     tools = make_tools(None, 0.0)  # type: ignore[arg-type]  # asked only when lookup runs
     team = build_team("openai:gpt-4.1-mini", tools)
-    agents = (team.lead, team.researcher, team.checker, team.writer)
+    assert (team.name, team.strategy, team.max_restarts, team.period) == (
+        "team",
+        "one_for_one",
+        3,
+        10.0,
+    )
+    async with actrio.open_runtime() as rt:
+        experts = await team.start(rt)
+        lead = build_lead("openai:gpt-4.1-mini", experts.tools())
+    researcher, checker, writer = team.agents
+    agents = (lead, researcher, checker, writer)
     assert [a.model for a in agents] == ["openai:gpt-4.1-mini"] * 4
-    assert [t.name for t in team.lead.tools] == ["researcher", "checker", "writer"]
-    assert [t.name for t in team.researcher.tools] == ["lookup", "run_shell"]
+    assert [t.name for t in lead.tools] == ["researcher", "checker", "writer"]
+    assert [t.name for t in researcher.tools] == ["lookup", "run_shell"]
     assert [a.budget for a in agents] == [BUDGETS[a.name] for a in agents]
-    assert team.writer.context_window == 2_000
-    scripted = build_team(None, tools)
-    models = [a.model for a in (scripted.lead, scripted.researcher, scripted.writer)]
+    assert writer.context_window == 2_000
+    scripted = (*build_team(None, tools).agents, build_lead(None, []))
+    models = [a.model for a in scripted]
     assert all(isinstance(m, ScriptedModel) for m in models)
-    assert len({id(m) for m in models}) == 3
+    assert len({id(m) for m in models}) == 4
 
 
 class ClosingModel(FunctionModel):
@@ -489,7 +562,7 @@ def test_view_tolerates_events_it_cannot_place() -> None:
     usage = Usage(input_tokens=3, output_tokens=4)
     assert view.apply(ended("nope", "x", "tool", "ok")) == []
     assert view.apply(RunStarted(run_id="r1", agent="a", path="/gone")) == []
-    assert view.root_run_id == "r1"
+    assert view.runs == {"r1": None}
     assert (
         view.apply(
             actrio.agents.AgentTextDelta(run_id="r1", agent="a", path="/x", step=1, text="t")
@@ -562,10 +635,10 @@ def test_view_tolerates_events_it_cannot_place() -> None:
 
 def test_view_builds_the_tree_and_tells_ends() -> None:
     view = TeamView()
-    assert texts(view.apply(started("a", "lead", "agent", path="/a"))) == [
+    assert view.apply(started("a", "lead", "agent", path="/a")) == []  # told once it runs
+    assert texts(view.apply(RunStarted(run_id="r1", agent="lead", path="/a"))) == [
         "started    lead (agent)"
     ]
-    view.apply(RunStarted(run_id="r1", agent="lead", path="/a"))
     lines = texts(
         view.apply(started("t", "search", "tool", "a", data={"q": 1}, metadata={"call_id": "c1"}))
     )
@@ -612,3 +685,56 @@ def test_rows_and_cuts() -> None:
     assert "[restarted 1x]  [crashed: E: m]" in "".join(t for t, _ in service_row(back))
     assert cut("a\n b", 10) == "a b"
     assert cut("x" * 20, 10) == "xxxxxxx..."
+
+
+def test_view_draws_a_team_members_run_under_the_call_that_asked_it() -> None:
+    """A member's scopes start a tree of their own; ``parent_run_id`` places them."""
+    view = TeamView()
+    view.apply(started("a", "lead", "agent", path="/a"))
+    view.apply(RunStarted(run_id="r1", agent="lead", path="/a"))
+    view.apply(started("x", "other", "tool", "a"))
+    view.apply(started("t1", "writer", "tool", "a"))
+    view.apply(started("w1", "writer", "agent", path="/w1"))
+    member = RunStarted(run_id="r2", agent="writer", path="/w1", parent_run_id="r1")
+    assert texts(view.apply(member)) == ["started    lead/writer (team member)"]
+    lead, first_call = view.roots[0], view._by_uuid["t1"]
+    assert view.roots == [lead]
+    assert first_call.hidden
+    assert first_call.children == [view._by_path["/w1"]]
+    # A member's ledger is a root named after it; its running run owns it.
+    exhausted = BudgetExhausted(path="writer", field="usd", limit=0.5, spent=0.75)
+    assert texts(view.apply(exhausted)) == [
+        "budget     lead/writer: over its usd limit (usd 0.75 of 0.5)"
+    ]
+    view.apply(ended("t1", "writer", "tool", "error"))
+    view.apply(RunEnded(run_id="r2", agent="writer", path="/w1", status="failed"))
+    # The retried call gets the next run; the first call (ended, taken) is passed by.
+    view.apply(started("t2", "writer", "tool", "a"))
+    view.apply(started("w2", "writer", "agent", path="/w2"))
+    again = RunStarted(run_id="r3", agent="writer", path="/w2", parent_run_id="r1")
+    assert texts(view.apply(again)) == ["started    lead/writer (team member)"]
+    view.apply(RunEnded(run_id="r3", agent="writer", path="/w2", status="completed"))
+    shown = [(n.name, n.category, n.run_status) for n in lead.visible_children()]
+    assert shown == [
+        ("other", "tool", None),
+        ("writer", "agent", "failed"),
+        ("writer", "agent", "completed"),
+    ]
+    # With no run of its agent running, the ledger is its last run's; a slice is its agent's.
+    slice_ = BudgetExhausted(path="writer/summary-2", field="usd", limit=1, spent=2)
+    view.apply(slice_)
+    assert view._by_path["/w2"].marks == ["budget: usd 2 of 1"]
+    assert view._by_path["/w1"].marks == ["budget: usd 0.75 of 0.5"]
+    ghost = BudgetExhausted(path="ghost", field="usd", limit=1, spent=2)
+    assert texts(view.apply(ghost)) == ["budget     ghost: over its usd limit (usd 2 of 1)"]
+    # A member run whose call cannot be found stays a tree of its own.
+    view.apply(started("s", "stray", "agent", path="/s"))
+    stray = RunStarted(run_id="r4", agent="stray", path="/s", parent_run_id="unknown")
+    assert texts(view.apply(stray)) == ["started    stray (agent)"]
+    view.apply(started("n", "nobody", "agent", path="/n"))
+    nobody = RunStarted(run_id="r5", agent="nobody", path="/n", parent_run_id="r1")
+    assert texts(view.apply(nobody)) == ["started    nobody (agent)"]
+    view.apply(started("i", "inner", "agent", "a", path="/i"))
+    inner = RunStarted(run_id="r6", agent="inner", path="/i", parent_run_id="r1")
+    assert texts(view.apply(inner)) == ["started    lead/inner (agent)"]
+    assert [n.name for n in view.roots] == ["lead", "stray", "nobody"]

@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -538,3 +539,15 @@ def test_the_event_log_fixture(pytester: pytest.Pytester) -> None:
         pytester, test_plugin_inline_events=EVENTS, test_plugin_inline_override=OVERRIDE
     )
     result.assert_outcomes(passed=4)
+
+
+GUIDE_EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "testing"
+
+
+def test_the_testing_guides_agent_example_passes(pytester: pytest.Pytester) -> None:
+    """docs/testing.md's "Testing agents" example, run as users run it."""
+    source = (GUIDE_EXAMPLE / "test_agent_example.py").read_text()
+    result = run_inline(pytester, test_plugin_inline_agents=source)
+    result.assert_outcomes(passed=2)
+    guide = (GUIDE_EXAMPLE.parents[1] / "testing.md").read_text()
+    assert source.strip() in guide  # the page shows the file as it is

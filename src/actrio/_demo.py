@@ -1,24 +1,38 @@
-"""``actrio demo``: a supervised agent team, with a live tree of its scopes.
+"""``actrio demo``: a team of agents under a supervisor, with a live tree of its scopes.
 
 No API key and no network by default: every agent plays a script
 (:class:`~actrio.testing.ScriptedModel`, priced as ``gpt-4.1-mini`` so the
 costs are realistic). ``--model`` runs the same team on a real provider;
-what needs no script (the crash, the policy, the budgets, the small
+what needs no script (the tool's crash, the policy, the budgets, the small
 context window) lives in the tools and the runtime, so it happens there too.
+Only the writer's failed first run is scripted (its model's outage).
 
 The team::
 
-    lead                        delegates to three sub-agents, as tools
+    lead                        asks the team's members, as tools (experts.tools())
+    /team                       a Supervisor (one_for_one, 3 restarts in 10 s) of an
+                                AgentWorker actor per member:
       researcher                lookup (a supervised actor), run_shell
       checker                   check_claim, with a budget of one tool call
       writer                    fetch_notes, with a small context window
+    /services                   a Supervisor (one_for_one, 3 restarts in 10 s) of
+      indexer                   the actor behind the lookup tool
+
+A member's run happens in its worker's subtree, not the lead's; its
+``RunStarted`` names the lead's run as ``parent_run_id``, which is how the
+view draws it under the lead's tool call. Its budget is its own, at most
+what the lead has left; its ledger is a root named after it.
 
 What happens:
 
-- ``lookup`` asks the ``indexer`` actor under the ``/services`` supervisor
-  (one_for_one, 3 restarts in 10 s). Its first incarnation crashes on its
-  first job; the supervisor restarts it, the tool call gets an error
-  result, the researcher retries and the new incarnation answers.
+- ``lookup`` asks the ``indexer`` actor under the ``/services`` supervisor.
+  Its first incarnation crashes on its first job; the supervisor restarts
+  it, the tool call gets an error result, the researcher retries and the
+  new incarnation answers.
+- The writer's model is down on its first call (a scripted 503): its run
+  fails, which crashes its worker; the ``/team`` supervisor restarts it
+  (``ActorRestarted`` for ``/team/writer``), the lead gets an error result,
+  asks again, and the new worker answers.
 - The runtime's policy allows only ``ls`` in the shell; the researcher's
   ``rm -rf /tmp/x`` is denied before it runs, and the model is told so.
 - The checker's second tool call breaks its ``Budget(tool_calls=1)``: it
@@ -36,7 +50,8 @@ import attrs
 import trio
 
 from actrio._demo_view import Renderer, TeamView, cut, pick_renderer
-from actrio.agents import Agent, RunFailed, RunResult
+from actrio.adapters import ServerError
+from actrio.agents import Agent, RunFailed, RunResult, Team
 from actrio.context import Budget
 from actrio.kernel import Actor, ActorRef, ChildSpec, Request, Supervisor, UsageError, WhichChildren
 from actrio.runtime import Runtime, open_runtime
@@ -53,7 +68,7 @@ __all__ = (
     "TASK",
     "DemoResult",
     "DemoUsageError",
-    "Team",
+    "build_lead",
     "build_team",
     "resolve_model",
     "run_demo",
@@ -79,6 +94,7 @@ BUDGETS: Final = {
 
 MAX_RESTARTS: Final = 3
 RESTART_PERIOD: Final = 10.0
+"""The restart intensity of both supervisors (``/services`` and ``/team``)."""
 _END_GRACE: Final = 2.0
 """Seconds the view may take to catch up with the run's last event."""
 
@@ -128,7 +144,7 @@ class IndexerFactory:
         return Indexer(self.made, self.pause)
 
 
-# ---------------------------------------------------------------- the team
+# ---------------------------------------------------------------- the agents
 
 
 @attrs.frozen
@@ -181,16 +197,6 @@ def make_tools(indexer: ActorRef[Lookup], pause: float) -> Tools:
     return Tools(lookup=lookup, check_claim=check_claim, fetch_notes=fetch_notes)
 
 
-@attrs.frozen
-class Team:
-    """The lead and its sub-agents."""
-
-    lead: Agent[Any]
-    researcher: Agent[Any]
-    checker: Agent[Any]
-    writer: Agent[Any]
-
-
 _FINDINGS: Final = (
     "Findings: the index crashed on the first lookup; its supervisor restarted it and the "
     "retry found 3 notes. Clearing /tmp/x was refused by the policy, so nothing was deleted."
@@ -225,6 +231,12 @@ def _scripts(pause: float) -> dict[str, ScriptedModel]:
                 delay=0.25 * p,
             ),
             Turn.tool_call("writer", {"input": f"Write the note. {_FINDINGS}"}, delay=0.3 * p),
+            Turn.tool_call(
+                "writer",
+                {"input": f"Write the note. {_FINDINGS}"},
+                text="The writer crashed and was restarted; asking again.",
+                delay=0.2 * p,
+            ),
             Turn.text(
                 f"{_DRAFT} (The fact-check stopped at its budget.)", chunks=6, delay=0.08 * p
             ),
@@ -245,24 +257,30 @@ def _scripts(pause: float) -> dict[str, ScriptedModel]:
             Turn.text("Both claims checked.", delay=0.1 * p),
         ),
         "writer": model(
+            Turn.error(ServerError("upstream down", status=503), delay=0.2 * p),
             Turn.tool_call("fetch_notes", {"topic": "supervision"}, delay=0.25 * p),
             Turn.text(_DRAFT, chunks=6, delay=0.08 * p),
         ),
     }
 
 
+def _model_of(model: Model | str | None, name: str, pause: float) -> Model | str:
+    """``model``, or ``name``'s script if it is ``None``."""
+    return _scripts(pause)[name] if model is None else model
+
+
 def build_team(model: Model | str | None, tools: Tools, *, pause: float = 1.0) -> Team:
-    """The team, on ``model`` (a model string or an adapter) or, if ``None``, on scripts.
+    """The team of researcher, checker and writer under the ``/team`` supervisor.
 
     Args:
-        model: What every agent runs on; ``None`` gives each its script.
+        model: What every member runs on (a model string or an adapter);
+            ``None`` gives each its script.
         tools: The tools (:func:`make_tools`).
         pause: Scales the scripts' delays (0 for no delay).
     """
-    scripts = _scripts(pause) if model is None else {}
 
     def model_of(name: str) -> Model | str:
-        return scripts[name] if model is None else model
+        return _model_of(model, name, pause)
 
     researcher: Agent[Any] = Agent(
         "researcher",
@@ -297,17 +315,34 @@ def build_team(model: Model | str | None, tools: Tools, *, pause: float = 1.0) -
         max_tool_result_chars=1_500,
         summarize=False,
     )
-    lead: Agent[Any] = Agent(
+    return Team(
+        "team",
+        [researcher, checker, writer],
+        strategy="one_for_one",
+        max_restarts=MAX_RESTARTS,
+        period=RESTART_PERIOD,
+    )
+
+
+def build_lead(model: Model | str | None, members: list[Tool], *, pause: float = 1.0) -> Agent[Any]:
+    """The lead, asking the team's ``members`` (``experts.tools()`` of the started team).
+
+    Args:
+        model: What it runs on; ``None`` gives it its script.
+        members: A tool per team member.
+        pause: Scales the script's delays (0 for no delay).
+    """
+    return Agent(
         "lead",
         "You lead a small team writing a short note. First call researcher and checker in "
         "the same turn (checker: the claims 'supervisors restart crashed actors' and "
-        "'restarts are unlimited'). Then call writer with the findings. If a helper fails, "
-        "carry on without it. Finish with the note, in at most four sentences.",
-        model_of("lead"),
-        tools=[researcher, checker, writer],
+        "'restarts are unlimited'). Then call writer with the findings; if the writer "
+        "fails, its supervisor restarts it, so call it once more. If a helper fails "
+        "otherwise, carry on without it. Finish with the note, in at most four sentences.",
+        _model_of(model, "lead", pause),
+        tools=members,
         budget=BUDGETS["lead"],
     )
-    return Team(lead=lead, researcher=researcher, checker=checker, writer=writer)
 
 
 def resolve_model(spec: str | None, base_url: str | None = None) -> Model | str | None:
@@ -376,16 +411,22 @@ def _header(model: Model | str | None) -> list[str]:
         return limits + (f" ${b.usd:g}" if b.usd is not None else "")
 
     return [
-        "actrio demo: a lead agent and three sub-agents as tools, each scope an actor",
+        "actrio demo: a lead agent and a team of three agents under a supervisor, "
+        "each scope an actor",
         f"  models      {models}",
         f"  policy      {SHELL_POLICY}",
-        f"  supervisor  /services (one_for_one, {MAX_RESTARTS} restarts in "
-        f"{RESTART_PERIOD:g} s) runs the indexer behind the lookup tool",
+        f"  supervisors {_supervisor('/team')} runs researcher, checker and writer",
+        f"              {_supervisor('/services')} runs the indexer behind the lookup tool",
         "  budgets     model/tool calls: "
-        + ", ".join(budget(name, b) for name, b in BUDGETS.items()),
+        + ", ".join(budget(name, b) for name, b in BUDGETS.items())
+        + " (a member: at most what the lead has left)",
         f"  task        {TASK}",
         "",
     ]
+
+
+def _supervisor(path: str) -> str:
+    return f"{path} (one_for_one, {MAX_RESTARTS} restarts in {RESTART_PERIOD:g} s)"
 
 
 def summary_lines(view: TeamView, result: RunResult[Any]) -> list[str]:
@@ -404,6 +445,7 @@ def summary_lines(view: TeamView, result: RunResult[Any]) -> list[str]:
         f"{s.path} crashed {len(s.crashes)}x, restarted {s.restarts}x, "
         f"now incarnation {s.incarnation}"
         for s in view.services.values()
+        if s.crashes or s.restarts
     ]
     for title, items in (
         ("restarts", services),
@@ -462,13 +504,15 @@ async def run_demo(
             (indexer,) = await supervisor.ask(WhichChildren())
             assert indexer.ref is not None
             team = build_team(model, make_tools(indexer.ref, pause), pause=pause)
+            experts = await team.start(rt)
+            lead = build_lead(model, experts.tools(), pause=pause)
             view = TeamView(start=trio.current_time())
-            view.watch_supervisor(
-                f"{supervisor.path} (one_for_one, {MAX_RESTARTS} restarts in {RESTART_PERIOD:g} s)",
-                [indexer.ref.path],
-            )
+            for sup in (experts.supervisor, supervisor):
+                children = await sup.ask(WhichChildren())
+                paths = [child.ref.path for child in children if child.ref is not None]
+                view.watch_supervisor(_supervisor(sup.path), paths)
             draw.start(_header(model))
-            result = await _watch(rt, team, view, draw)
+            result = await _watch(rt, lead, view, draw)
             draw.finish(view, summary_lines(view, result))
     finally:
         draw.stop()
@@ -476,7 +520,9 @@ async def run_demo(
     return DemoResult(result=result, view=view)
 
 
-async def _watch(rt: Runtime, team: Team, view: TeamView, renderer: Renderer) -> RunResult[Any]:
+async def _watch(
+    rt: Runtime, lead: Agent[Any], view: TeamView, renderer: Renderer
+) -> RunResult[Any]:
     """Run the lead while the view follows every event of the runtime."""
     done = trio.Event()
     async with (
@@ -485,7 +531,7 @@ async def _watch(rt: Runtime, team: Team, view: TeamView, renderer: Renderer) ->
     ):
         nursery.start_soon(_follow, events, view, renderer, done)
         try:
-            result = await rt.run(team.lead, TASK)
+            result = await rt.run(lead, TASK)
         except RunFailed as failed:
             result = failed.result
         with trio.move_on_after(_END_GRACE):

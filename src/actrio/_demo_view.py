@@ -1,9 +1,11 @@
 """The view of ``actrio demo``: a tree of scopes built from the runtime's events.
 
 :class:`TeamView` folds events into a tree (Agent / Llm / Tool scopes,
-nested by ``parent_uuid``, a sub-agent shown in place of the tool scope that
-called it), plus the supervised service actors, and returns a plain line for
-each event worth telling. Two renderers draw it:
+nested by ``parent_uuid``), plus the supervised actors, and returns a plain
+line for each event worth telling. A team member's run happens in its
+worker's subtree, so its scopes start a tree of their own; its
+``RunStarted`` names the caller's run (``parent_run_id``), and the view draws
+it in place of the caller's tool call that asked it. Two renderers draw it:
 
 - :class:`PlainRenderer` prints those lines (no ANSI codes): when stdout is
   not a terminal, or ``rich`` is not installed;
@@ -18,7 +20,6 @@ import importlib
 import importlib.util
 import json
 import math
-import re
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
@@ -111,7 +112,8 @@ class Node:
         note: The error, the cancel reason, or the tool's output.
         text: The answer streamed by a model call.
         run_status: How the agent's run ended (agent scopes).
-        hidden: A sub-agent's tool scope: the sub-agent is shown in its place.
+        hidden: A tool call that asked a team member: the member's run is
+            shown in its place.
     """
 
     name: str
@@ -131,7 +133,7 @@ class Node:
     hidden: bool = False
 
     def visible_children(self) -> Iterator[Node]:
-        """The children to draw: a hidden tool scope is replaced by its sub-agent."""
+        """The children to draw: a hidden tool scope is replaced by the member's run."""
         for child in self.children:
             if child.hidden:
                 yield from child.visible_children()
@@ -159,7 +161,7 @@ class Node:
 
 @attrs.define(eq=False)
 class Service:
-    """A supervised actor the team's tools use.
+    """A supervised actor: the indexer, or a team member's worker.
 
     Attributes:
         path: Its actor path.
@@ -187,10 +189,9 @@ class TeamView:
         self.start = start
         self.roots: list[Node] = []
         self.services: dict[str, Service] = {}
-        self.supervisor = ""
+        self.supervisors: dict[str, list[str]] = {}  # description -> its children's paths
         self.runs: dict[str, RunEnded | None] = {}  # run id -> its end, in start order
         self.run_nodes: dict[str, Node] = {}
-        self.root_run_id: str | None = None
         self.finished = False
         self.denials: list[str] = []
         self.budget_stops: list[str] = []
@@ -217,7 +218,7 @@ class TeamView:
 
     def watch_supervisor(self, description: str, children: Sequence[str]) -> None:
         """Show a supervisor (``description``) and its children's actor paths."""
-        self.supervisor = description
+        self.supervisors[description] = list(children)
         for path in children:
             self.services[path] = Service(path)
 
@@ -231,13 +232,26 @@ class TeamView:
     # -- scopes and the agent loop --
 
     def _run_started(self, event: RunStarted) -> list[tuple[str, str]]:
-        node = self._by_path.get(event.path)
-        if node is not None:
-            self.run_nodes[event.run_id] = node
         self.runs[event.run_id] = None
-        if event.parent_run_id is None:
-            self.root_run_id = event.run_id
-        return []
+        node = self._by_path.get(event.path)
+        if node is None:
+            return []
+        self.run_nodes[event.run_id] = node
+        call = None
+        if event.parent_run_id is not None and node.parent is None:
+            call = self._member_call(event.parent_run_id, event.agent)
+        if call is not None:  # a team member: drawn in place of the call that asked it
+            self.roots.remove(node)
+            node.parent, call.hidden = call, True
+            call.children.append(node)
+        return [("started", f"{node.label()} ({'agent' if call is None else 'team member'})")]
+
+    def _member_call(self, caller_run_id: str, agent: str) -> Node | None:
+        """The caller's running tool call of ``agent`` with no member's run under it yet."""
+        caller = self.run_nodes.get(caller_run_id)
+        calls = caller.children if caller is not None else []
+        wanted = ("tool", agent, "running", False)
+        return next((c for c in calls if (c.category, c.name, c.status, c.hidden) == wanted), None)
 
     def _text(self, event: AgentTextDelta) -> list[tuple[str, str]]:
         node = self._by_path.get(event.path)
@@ -266,12 +280,7 @@ class TeamView:
             ] = node
             where = parent.label() if parent is not None else "?"
             return [("calling", f"{where} -> {event.name} {cut(_json(event.data))}")]
-        if event.category == "agent":
-            if parent is not None and parent.category == "tool" and parent.name == event.name:
-                parent.hidden = True
-                return [("started", f"{node.label()} (sub-agent)")]
-            return [("started", f"{node.label()} (agent)")]
-        return []
+        return []  # an agent is told at its RunStarted, once it is placed
 
     def _ended(self, event: ScopeEnded) -> list[tuple[str, str]]:
         node = self._by_uuid.get(event.uuid)
@@ -371,7 +380,7 @@ class TeamView:
         service.crashes.append(crash)
         service.status = "crashed"
         where = f"{event.path} (incarnation {event.incarnation})"
-        return [("crashed", f"{where} on {event.message_type}: {crash}")]
+        return [("crashed", f"{where} on {event.message_type}: {cut(crash, 160)}")]
 
     def _actor_restarted(self, event: ActorRestarted) -> list[tuple[str, str]]:
         service = self.services.get(event.path)
@@ -393,19 +402,18 @@ class TeamView:
         return [("budget", f"{where}: over its {event.field} limit ({what})")]
 
     def _agent_for_ledger(self, path: str) -> Node | None:
-        """The agent owning a budget ledger such as ``lead/checker``.
+        """The run owning the budget ledger at ``path``.
 
-        A second call of a sub-agent is ``checker-2``; a summary's slice is
-        ``summary-3`` below its agent.
+        Each run's ledger is a root named after its agent: ``lead``, and for
+        a team member its own name (``checker``), not ``lead/checker``.
+        Deeper segments are slices of that run's (``writer/summary-3``). Of
+        a member's runs, the one still running owns it.
         """
-        segments = [re.sub(r"-\d+$", "", s) for s in path.split("/")]
-        labels = {node.label(): node for node in self.run_nodes.values()}
-        while segments:
-            node = labels.get("/".join(segments))
-            if node is not None:
-                return node
-            segments.pop()
-        return self.run_nodes.get(self.root_run_id or "")
+        name = path.split("/", 1)[0]
+        owners = [node for node in self.run_nodes.values() if node.name == name]
+        if not owners:
+            return None
+        return next((node for node in owners if node.run_status is None), owners[-1])
 
 
 # ---------------------------------------------------------------- drawing
@@ -452,7 +460,7 @@ def service_row(service: Service) -> list[tuple[str, str]]:
     ]
     if service.restarts:
         pieces.append((f"  [restarted {service.restarts}x]", "bold yellow"))
-    pieces.extend((f"  [crashed: {cut(crash, 60)}]", "bold red") for crash in service.crashes)
+    pieces.extend((f"  [crashed: {cut(crash, 100)}]", "bold red") for crash in service.crashes)
     return pieces
 
 
@@ -576,10 +584,10 @@ class RichRenderer:
         tree = self._rich["tree"].Tree(text("actrio demo", style="bold"))
         for node in view.roots:
             self._add(tree, node)
-        if view.services:
-            branch = tree.add(text.assemble(("supervisor ", "dim"), (view.supervisor, "bold")))
-            for service in view.services.values():
-                branch.add(text.assemble(*service_row(service)))
+        for description, paths in view.supervisors.items():
+            branch = tree.add(text.assemble(("supervisor ", "dim"), (description, "bold")))
+            for path in paths:
+                branch.add(text.assemble(*service_row(view.services[path])))
         return tree
 
     def _add(self, branch: Any, node: Node) -> None:

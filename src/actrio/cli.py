@@ -24,8 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser(
         "demo",
         help="run a supervised agent team with a live scope tree (no API key needed)",
-        description="A lead agent and three sub-agents: a tool crashes and is restarted by "
-        "its supervisor, a shell command is denied by policy, a sub-agent hits its budget "
+        description="A lead agent and a team of three agents under a supervisor: a member's "
+        "run fails and the supervisor restarts it, a tool crashes and is restarted by its "
+        "own supervisor, a shell command is denied by policy, a member hits its budget "
         "and another's context is compressed. Scripted models unless --model is given.",
     )
     demo.add_argument("--fast", action="store_true", help="no delays (for tests)")

@@ -312,6 +312,8 @@ async def _segment(state: AgentState, ending: _Ending, *, first: bool) -> None:
                 await AgentActor(state).run(ending)
             finally:
                 state.leave(token)
+            if ending.status == "failed" and ending.error is not None:
+                raise ending.error  # the scope ends in error too; the run records it
     except ScopeTimeout:
         limit = state.ledger.limit.seconds or 0.0
         state.budget_error = state.budget_error or BudgetExceeded(
@@ -376,8 +378,9 @@ async def run_tree(
             try:
                 await _segment(state, ending, first=first)
             except Exception as error:  # noqa: BLE001  # the run failed; reported in its result
+                if ending.error is not error:
+                    ending.reason = f"{type(error).__name__}: {error}"
                 ending.status, ending.error = "failed", error
-                ending.reason = f"{type(error).__name__}: {error}"
             steps += state.steps
             first = False
             if ending.handoff is None or ending.status is not None:
@@ -406,6 +409,7 @@ async def run_tree(
         error=ending.error,
         unpriced_models=tuple(sorted(totals.unpriced)),
         snapshot=snapshot,
+        spent=ledger.spent,
     )
 
 

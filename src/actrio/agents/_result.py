@@ -8,6 +8,7 @@ import attrs
 
 from actrio.agents._events import RunStatus
 from actrio.agents._snapshot import RunSnapshot
+from actrio.context._budget import Spend
 from actrio.kernel import ActrioError, UsageError
 from actrio.messages import Message
 from actrio.tools.errors import ToolError
@@ -47,6 +48,7 @@ class RunResult(Generic[T]):
         error: The exception behind ``failed`` / ``budget_exceeded``, if any.
         unpriced_models: Models that answered but have no price.
         snapshot: For an ``interrupted`` run, what :meth:`Runtime.resume` takes.
+        spent: What the run charged to its budget (calls made, tokens, money).
     """
 
     run_id: str
@@ -61,6 +63,7 @@ class RunResult(Generic[T]):
     error: BaseException | None = attrs.field(default=None, eq=False, repr=False)
     unpriced_models: tuple[str, ...] = ()
     snapshot: RunSnapshot | None = attrs.field(default=None, eq=False, repr=False)
+    spent: Spend = attrs.field(factory=Spend)
 
     @property
     def ok(self) -> bool:

@@ -26,7 +26,7 @@ import attrs
 import trio
 
 from actrio.agents._agent import Agent
-from actrio.agents._result import RunResult, SubAgentStopped
+from actrio.agents._result import RunFailed, RunResult, SubAgentStopped
 from actrio.agents._run import stream_agent
 from actrio.agents._state import current_agent_state
 from actrio.context._budget import Budget, Spend
@@ -47,7 +47,10 @@ from actrio.tools._tool import Tool
 from actrio.tools.errors import ToolError
 from actrio.types import to_wire
 
-__all__ = ("AgentWorker", "MemberUnavailable", "RunAgent", "Team", "TeamHandle")
+__all__ = ("RESTART_WAIT", "AgentWorker", "MemberUnavailable", "RunAgent", "Team", "TeamHandle")
+
+RESTART_WAIT: Final = 1.0
+"""Seconds a call waits for a member's worker that is being restarted."""
 
 _PARAMETERS: Final = {
     "type": "object",
@@ -111,7 +114,16 @@ class AgentWorker(Actor[RunAgent]):
 
 
 class MemberUnavailable(ToolError):
-    """A team member could not answer (its worker crashed, or was stopped)."""
+    """A team member could not answer (its worker crashed, or was stopped).
+
+    Attributes:
+        result: The failed run's result, when the worker crashed on a run
+            (its usage was spent all the same).
+    """
+
+    def __init__(self, message: str, result: RunResult[Any] | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
     def feedback(self) -> str:
         """The text the calling model gets."""
@@ -200,15 +212,30 @@ class TeamHandle:
         self.runtime = runtime
 
     async def worker(self, name: str) -> ActorRef[RunAgent]:
-        """The current worker of member ``name`` (a restart makes a new one).
+        """The current worker of member ``name``.
+
+        A worker being restarted is waited for, up to :data:`RESTART_WAIT`
+        seconds.
 
         Raises:
-            MemberUnavailable: No running worker has that name.
+            MemberUnavailable: No such member, or its worker is not running
+                (its supervisor gave up, or was stopped).
         """
-        for child in await self.supervisor.ask(WhichChildren()):
-            if child.id == name and child.ref is not None:
-                ref: ActorRef[RunAgent] = child.ref
-                return ref
+        with trio.move_on_after(RESTART_WAIT):
+            while True:
+                try:
+                    children = await self.supervisor.ask(WhichChildren())
+                except ActorStopped as error:
+                    raise MemberUnavailable(
+                        f"team member {name!r} is not running (its supervisor stopped)"
+                    ) from error
+                child = next((c for c in children if c.id == name), None)
+                if child is None:
+                    break
+                if child.running and child.ref is not None:
+                    ref: ActorRef[RunAgent] = child.ref
+                    return ref
+                await trio.sleep(0.01)  # being restarted
         raise MemberUnavailable(f"team member {name!r} is not running")
 
     async def ask(
@@ -236,9 +263,12 @@ class TeamHandle:
                 self.runtime.cancel(run_id, "its caller was cancelled")
             raise
         except (ActorError, ActorStopped) as error:
+            failed = _failed_run(error)
+            cause = failed.result.error if failed is not None else None
+            why = type(cause or error.__cause__ or error).__name__
             raise MemberUnavailable(
-                f"team member {name!r} failed ({type(error.__cause__ or error).__name__}); "
-                "its supervisor restarts it"
+                f"team member {name!r} failed ({why}); its supervisor restarts it",
+                failed.result if failed is not None else None,
             ) from error
 
     def tools(self) -> list[Tool]:
@@ -255,12 +285,17 @@ class TeamHandle:
             if caller is not None:
                 left = caller.ledger.remaining()
                 budget = left if budget is None else budget.min(left)
-            result = await handle.ask(
-                agent.name,
-                input,
-                budget=budget,
-                parent_run_id=caller.run_id if caller is not None else None,
-            )
+            try:
+                result = await handle.ask(
+                    agent.name,
+                    input,
+                    budget=budget,
+                    parent_run_id=caller.run_id if caller is not None else None,
+                )
+            except MemberUnavailable as error:
+                if caller is not None and error.result is not None:
+                    _charge(caller, error.result)  # a failed run spent all the same
+                raise
             if caller is not None:
                 _charge(caller, result)
             if not result.ok:
@@ -277,10 +312,23 @@ class TeamHandle:
         )
 
 
+def _failed_run(error: BaseException) -> RunFailed | None:
+    """The :class:`RunFailed` a worker crashed with, if that was the cause."""
+    node: BaseException | None = error
+    while node is not None:
+        if isinstance(node, RunFailed):
+            return node
+        node = node.__cause__
+    return None
+
+
 def _charge(caller: Any, result: RunResult[Any]) -> None:
-    """Charge a member's run to the caller's budget chain and totals."""
+    """Charge a member's run (calls, tokens, money) to the caller's chain and totals."""
     spend = Spend(
-        total_tokens=result.usage.total_tokens, usd=result.cost_usd, model_calls=result.steps
+        total_tokens=result.spent.total_tokens,
+        usd=result.spent.usd,
+        model_calls=result.spent.model_calls,
+        tool_calls=result.spent.tool_calls,
     )
     caller.totals.add(result.usage, result.cost_usd, "")
     broken = caller.ledger.charge(spend)

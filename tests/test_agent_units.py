@@ -175,7 +175,12 @@ async def test_a_streamed_run_cancelled_from_outside_still_ends_its_stream(
         holder.cancel("holder closed")
     assert kinds[0] == "run_started"
     assert kinds[-1] == "run_ended"
-    assert stream.result is None  # it never returned: Cancelled went up its scope
+    # Cancelled went up its scope, but the reader still gets the completed work.
+    result = stream.result
+    assert result is not None
+    assert (result.status, result.reason) == ("cancelled", "cancelled from outside the run")
+    assert [m.role for m in result.messages] == ["user", "assistant", "tool"]
+    assert result.steps == 1
 
 
 async def test_a_list_of_messages_is_a_valid_input() -> None:

@@ -387,17 +387,28 @@ async def run_tree(
                 break
             state = await _hand_off(state, ending.handoff, tree)
     except BaseException:
+        reason = "cancelled from outside the run"
+        # Whoever still listens (a RunStream's reader) gets the completed work.
+        tree.results[run_id] = _result(
+            state, totals, ledger, _Ending(status="cancelled", reason=reason), steps + state.steps
+        )
         with trio.CancelScope(shield=True):
-            await _ended(state, "cancelled", "cancelled from outside the run", steps + state.steps)
+            await _ended(state, "cancelled", reason, steps + state.steps)
         raise
     finally:
         tree.runtime._runs.pop(run_id, None)
         tree.states.pop(run_id, None)
+    await _ended(state, ending.status or "failed", ending.reason, steps)
+    return _result(state, totals, ledger, ending, steps)
+
+
+def _result(
+    state: AgentState, totals: Totals, ledger: BudgetLedger, ending: _Ending, steps: int
+) -> RunResult[Any]:
     status: RunStatus = ending.status or "failed"
-    await _ended(state, status, ending.reason, steps)
     snapshot = _snapshot(state, steps, ending.reason) if status == "interrupted" else None
     return RunResult(
-        run_id=run_id,
+        run_id=state.run_id,
         agent=state.agent.name,
         status=status,
         output=ending.output if status == "completed" else None,

@@ -233,8 +233,10 @@ class RunStream:
     cancels the run if it still runs, and waits for its end). The events
     are the agent events of the run tree (deltas, model and tool calls,
     compression, handoffs, sub-agents' runs), in bus order, ending with the root's
-    :class:`RunEnded`. :attr:`result` is then the :class:`RunResult`;
-    a failed run raises :class:`RunFailed` from the iteration's end.
+    :class:`RunEnded`. :attr:`result` is then the :class:`RunResult`
+    (also when the run's own scope was cancelled from outside: status
+    ``cancelled``, with the completed work); a failed run raises
+    :class:`RunFailed` from the iteration's end.
 
     The run starts at the first ``__anext__`` (or ``__aenter__``), as a task
     of the current scope (of the runtime's top level outside any scope).
@@ -279,6 +281,8 @@ class RunStream:
         try:
             self.result = await self._prepared.run(tree)
         except BaseException as error:
+            # Cancelled from outside: the reader still gets what was done.
+            self.result = tree.results.pop(self.run_id, None)
             self._error = error
             raise
         finally:

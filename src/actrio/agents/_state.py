@@ -22,6 +22,7 @@ from actrio.actors._scope import END_EVENT_GRACE, Scope
 from actrio.actors._tool_call import ToolHost
 from actrio.adapters.router import Model
 from actrio.agents._agent import Agent
+from actrio.agents._result import RunResult
 from actrio.context._budget import BudgetExceeded, BudgetLedger, Spend
 from actrio.context._tokens import CharEstimator, TokenEstimator
 from actrio.kernel import ActorSystem, Event
@@ -53,6 +54,7 @@ class RunTree:
     states: dict[str, AgentState] = attrs.field(factory=dict)  # run id -> current segment
     cancelled: dict[str, str] = attrs.field(factory=dict)  # run id -> reason, before it opened
     interrupted: dict[str, str] = attrs.field(factory=dict)  # run id -> reason
+    results: dict[str, RunResult[Any]] = attrs.field(factory=dict)  # runs cancelled from outside
     _hosts: dict[tuple[int, tuple[int, ...]], ToolHost] = attrs.field(factory=dict)
     _names: dict[str, int] = attrs.field(factory=dict)  # ledger names given, by parent
 

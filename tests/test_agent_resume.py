@@ -263,3 +263,28 @@ async def test_only_a_root_run_can_be_interrupted(autojump_clock: Any) -> None:
         assert not rt.interrupt(stream.run_id)  # it ended
         with pytest.raises(actrio.UsageError, match="reason"):
             rt.interrupt("x", "")
+
+
+def test_a_snapshot_taken_between_an_answer_and_its_tool_round_keeps_the_calls() -> None:
+    from actrio.agents._loop import _snapshot  # noqa: PLC0415 - the unit under test
+    from actrio.agents._state import AgentState, Totals  # noqa: PLC0415
+    from actrio.context import BudgetLedger  # noqa: PLC0415
+    from actrio.messages import ToolCallPart  # noqa: PLC0415
+
+    call = ToolCallPart(id="c1", name="work", arguments={"tag": "x", "seconds": 1})
+    messages = [actrio.Message.user("go"), actrio.Message.assistant([call])]
+    state = AgentState(
+        tree=None,  # type: ignore[arg-type]
+        run_id="run-1",
+        parent_run_id=None,
+        agent=actrio.Agent("worker"),
+        model=ScriptedModel([]),
+        ledger=BudgetLedger.root(Budget(), name="worker"),
+        messages=messages,
+        working=list(messages),
+        totals=Totals(),
+    )
+    snapshot = _snapshot(state, 1, "stop")
+    assert snapshot.pending_calls == (call,)
+    state.messages.append(actrio.Message.tool("c1", "done"))
+    assert _snapshot(state, 1, None).pending_calls == ()

@@ -59,7 +59,7 @@ from actrio.agents._tool_calls import ToolRound
 from actrio.context._budget import BudgetExceeded, BudgetLedger, Spend
 from actrio.context._fit import ContextOverflow
 from actrio.events import ScopeType
-from actrio.messages import Message
+from actrio.messages import Message, ToolCallPart
 from actrio.types import ModelRequest, ModelResponse, OutputSchema, OutputValidationError, ToolSpec
 
 if TYPE_CHECKING:
@@ -437,6 +437,16 @@ def _restore(state: AgentState, snapshot: RunSnapshot) -> None:
     state.totals.unpriced.update(snapshot.unpriced_models)
 
 
+def _unanswered(state: AgentState) -> tuple[ToolCallPart, ...]:
+    """The calls of the last answer that no tool message answers yet."""
+    if state.pending_calls:
+        return state.pending_calls
+    last = state.messages[-1] if state.messages else None
+    if last is not None and last.role == "assistant":
+        return last.tool_calls  # interrupted between the answer and its tool round
+    return ()
+
+
 def _snapshot(state: AgentState, steps: int, reason: str | None) -> RunSnapshot:
     root = state.ledger.chain()[-1]
     return RunSnapshot(
@@ -451,7 +461,7 @@ def _snapshot(state: AgentState, steps: int, reason: str | None) -> RunSnapshot:
         unpriced_models=tuple(sorted(state.totals.unpriced)),
         budget=root.limit,
         spent=root.spent,
-        pending_calls=state.pending_calls,
+        pending_calls=_unanswered(state),
         finished=tuple(state.finished.values()),
         output_retries=state.output_retries,
         inputs=state.inputs,

@@ -22,7 +22,9 @@ only runs them, it never looks at the spec again. The rules (SH-11, SH-13):
   wrong argument count or type, a method that raises) is an error. Method
   names are resolved when compiling where possible (``str`` methods with
   literal arguments get a direct fast path); the receiver's type only when
-  evaluating.
+  evaluating. A call with literal arguments on a bound name first asks a
+  value the engine has not parsed yet (:func:`actrio.policy._lazy.deferring`),
+  which answers only what the parsed value would.
 - ``compare``: both sides must be of one family: strings, numbers (``int``
   and ``float``; ``bool`` is not a number), bools, nulls, lists, or one
   class; ``<``, ``<=``, ``>``, ``>=`` only order strings and numbers.
@@ -46,6 +48,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
+from actrio.policy._lazy import answer_in, bound_name, deferring
 from actrio.policy._spec import Example, ExprSpec, PolicySpec, PolicySpecError, RefSpec, TriggerSpec
 
 __all__ = (
@@ -309,7 +312,11 @@ class _Compiler:
             value = left(b, i, o)
             return any(eq(value, (option(b, i, o),)) for option in options)
 
-        return fn
+        name = bound_name(expr.left)
+        if name is None or any(option.kind != "literal" for option in expr.options):
+            return fn
+        literals = tuple((option.value,) for option in expr.options)
+        return deferring(name, lambda p: answer_in(p, literals), fn)
 
     def invoker(self, name: str, arity: int, path: str, want_bool: bool) -> Callable[..., Any]:
         """``invoke(receiver, args)``: the dispatch of one call site, decided per receiver."""
@@ -348,13 +355,25 @@ class _Compiler:
         receiver = self.compile(expr.receiver, f"{path}.receiver", False)
         invoke = self.invoker(expr.method, len(expr.args), path, want_bool)
         fast = _fast_path(expr)
+        general: _Fn
         if fast is not None:
-            return _fast_call(receiver, fast, invoke, (expr.args[0].value,))
-        args = [self.compile(arg, f"{path}.args[{k}]", False) for k, arg in enumerate(expr.args)]
-        if len(args) == 1:
-            (arg,) = args
-            return lambda b, i, o: invoke(receiver(b, i, o), (arg(b, i, o),))
-        return lambda b, i, o: invoke(receiver(b, i, o), tuple(a(b, i, o) for a in args))
+            general = _fast_call(receiver, fast, invoke, (expr.args[0].value,))
+        else:
+            args = [
+                self.compile(arg, f"{path}.args[{k}]", False) for k, arg in enumerate(expr.args)
+            ]
+            if len(args) == 1:
+                (arg,) = args
+                general = lambda b, i, o: invoke(receiver(b, i, o), (arg(b, i, o),))  # noqa: E731
+            else:
+                general = lambda b, i, o: invoke(  # noqa: E731
+                    receiver(b, i, o), tuple(a(b, i, o) for a in args)
+                )
+        name = bound_name(expr.receiver)
+        if name is None or any(arg.kind != "literal" for arg in expr.args):
+            return general
+        method, literals = expr.method, tuple(arg.value for arg in expr.args)
+        return deferring(name, lambda p: p.answer(method, literals), general)
 
 
 def _fast_path(expr: ExprSpec) -> Callable[[str], bool] | None:

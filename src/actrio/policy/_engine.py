@@ -4,7 +4,9 @@
 are checked then, SH-12) and decides capability calls:
 
 1. The call's arguments are bound to the values policies see (paths,
-   shell commands, URLs; see :mod:`actrio.policy._catalog`).
+   shell commands, URLs; see :mod:`actrio.policy._catalog`). A shell
+   command is parsed only when a predicate needs the parse
+   (:mod:`actrio.policy._lazy`): ``eq`` does not, for one.
 2. Every ``deny`` policy triggered by the capability is evaluated, in
    order; the first whose condition holds denies the call.
 3. Every ``before`` policy triggered whose condition holds (or that has
@@ -38,6 +40,8 @@ from actrio.policy._compile import (
     check_examples,
     compile_policy,
 )
+from actrio.policy._lazy import LazyBound, PendingCommand
+from actrio.policy._shell_programs import normalise_dirs
 from actrio.policy._spec import Example, PolicySpec, PolicySpecError
 from actrio.policy._text import parse_policies, render_policy
 from actrio.policy.paths import DEFAULT_PROTECTED, PolicyPath
@@ -98,6 +102,13 @@ class Verdict:
     version: int = 0
 
 
+def _trusted_or_none(dirs: object) -> frozenset[str] | None:
+    try:
+        return normalise_dirs(dirs)
+    except (TypeError, ValueError):
+        return None  # Binder.bind reports it for each command
+
+
 def _short(value: object) -> str:
     text = value if isinstance(value, str) else repr(value)
     text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
@@ -154,7 +165,16 @@ class PolicyEngine:
             trusted_dirs=frozenset(trusted_dirs),
             catalog=catalog,
         )
-        self.version = version
+        self._version = version
+        # The command parameters (parsed lazily), and the trusted directories to parse
+        # them with; None when those are invalid, so that each bind reports it.
+        self._commands = frozenset(
+            (capability.name, param.name)
+            for capability in catalog.values()
+            for param in capability.params
+            if param.kind == "command"
+        )
+        self._trusted = _trusted_or_none(self.binder.trusted_dirs)
         #: Inputs every decision sees: ``workspace`` when one is given.
         self._inputs: Mapping[str, object] = (
             MappingProxyType({"workspace": str(self.binder.workspace)})
@@ -162,6 +182,7 @@ class PolicyEngine:
             else _EMPTY
         )
         self.policies: tuple[PolicySpec, ...] = specs
+        self._pairs: dict[str, tuple[tuple[str, str], ...]] = {}
         compiled: list[CompiledPolicy] = []
         seen: set[str] = set()
         for k, spec in enumerate(specs):
@@ -175,6 +196,29 @@ class PolicyEngine:
             by_kind.setdefault(policy.spec.trigger.capability, []).append(policy)
         # The policy's own line ("policy id: deny ... if ..."), for reasons.
         self._texts = {c.id: render_policy(c.spec).partition("\n")[0] for c in compiled}
+        self._compiled = tuple(compiled)
+        self._remake_verdicts()
+
+    # ------------------------------------------------------------ version
+
+    @property
+    def version(self) -> int:
+        """The version number decisions carry (the policy actor sets it on a replacement)."""
+        return self._version
+
+    @version.setter
+    def version(self, version: int) -> None:
+        self._version = version
+        self._remake_verdicts()
+
+    def _remake_verdicts(self) -> None:
+        """Decisions are values: each policy's deny and each capability's allow, made once."""
+        self._denials = {
+            c.id: Verdict(decision=self._deny_by(c, c.spec.trigger.capability))
+            for c in self._compiled
+            if c.kind == "deny"
+        }
+        self._allowed = {name: Verdict(decision=self._allow(name)) for name in self.binder.catalog}
 
     # ------------------------------------------------------------ loading
 
@@ -195,6 +239,7 @@ class PolicyEngine:
                 )
         for k, require in enumerate(spec.requires):
             self._capability(spec, require.capability, f"requires[{k}].capability")
+        self._pairs[spec.id] = tuple(trigger.bind.items())  # the mapping iterates in Python
         compiled = compile_policy(spec)
         check_examples(compiled, lambda example: self._bind_example(spec, example))
         return compiled
@@ -220,21 +265,37 @@ class PolicyEngine:
         spec: PolicySpec,
         args: Mapping[str, object],
         memo: dict[str, object] | None = None,
-    ) -> dict[str, object]:
-        """The values ``spec`` sees; ``memo`` keeps each argument's binding for one call."""
-        trigger = spec.trigger
+    ) -> Mapping[str, object]:
+        """The values ``spec`` sees; ``memo`` keeps each argument's binding for one call.
+
+        A shell command is bound as a :class:`PendingCommand` (parsed when a
+        predicate needs it, see :mod:`actrio.policy._lazy`) in a
+        :class:`LazyBound`; everything else as :meth:`Binder.bind` binds it.
+        """
+        capability = spec.trigger.capability
         bound: dict[str, object] = {}
-        for local, arg in trigger.bind.items():
+        pending: dict[str, PendingCommand] | None = None
+        for local, arg in self._pairs[spec.id]:
             if arg not in args:
                 raise LookupError(f"the call has no argument {arg!r}")
             if memo is not None and arg in memo:
-                bound[local] = memo[arg]
-                continue
-            value = self.binder.bind(trigger.capability, arg, args[arg])
-            if memo is not None:
-                memo[arg] = value
+                value = memo[arg]
+            else:
+                value = self._bind_one(capability, arg, args[arg])
+                if memo is not None:
+                    memo[arg] = value
+            if type(value) is PendingCommand:
+                pending = pending if pending is not None else {}
+                pending[local] = value
             bound[local] = value
-        return bound
+        return bound if pending is None else LazyBound(bound, pending)
+
+    def _bind_one(self, capability: str, arg: str, value: object) -> object:
+        """:meth:`Binder.bind`, but a command (an exact ``str``) is parsed when first read."""
+        trusted = self._trusted
+        if trusted is not None and type(value) is str and (capability, arg) in self._commands:
+            return PendingCommand(value, trusted)
+        return self.binder.bind(capability, arg, value)
 
     # ------------------------------------------------------------ deciding
 
@@ -257,7 +318,7 @@ class PolicyEngine:
         """
         if not isinstance(capability, str):
             raise TypeError(f"capability must be a string, got {type(capability).__name__}")
-        if not isinstance(args, Mapping):
+        if type(args) is not dict and not isinstance(args, Mapping):
             raise TypeError(f"args must be a mapping, got {type(args).__name__}")
         inputs = self._inputs if inputs is None else {**self._inputs, **inputs}
         outputs = outputs if outputs is not None else _EMPTY
@@ -268,7 +329,7 @@ class PolicyEngine:
             except Exception as exc:  # noqa: BLE001  # fail closed: any failure denies (SH-13)
                 return Verdict(decision=self._error(policy, capability, exc))
             if holds:
-                return Verdict(decision=self._deny_by(policy, capability))
+                return self._denials[policy.id]
         pending: list[tuple[str, Requirement]] = []
         for policy in self._before.get(capability, ()):
             try:
@@ -282,7 +343,7 @@ class PolicyEngine:
             return Verdict(
                 decision=None, pending=tuple(pending), capability=capability, version=self.version
             )
-        return Verdict(decision=self._allow(capability))
+        return self._allowed.get(capability) or Verdict(decision=self._allow(capability))
 
     async def decide(
         self,

@@ -122,6 +122,14 @@ _PLAIN_WORD: Final = re.compile(r"[^ \t\n;&|<>()\\'\"$`*?\[~{}]+")
 #: alone (an operator, quoting, an expansion, a comment).
 _NOT_PLAIN_TEXT: Final = re.compile(r"[\n;&|<>()\\'\"$`*?\[~{}#]")
 _BLANK_SEPARATED: Final = re.compile(r"[^ \t]+")
+#: A word of such characters and quoted strings (the double-quoted ones without
+#: ``\\``, ``$`` or a backquote), quotes removed by :func:`_unquote`.
+_QUOTED_WORD: Final = re.compile(r"""(?:[^ \t\n;&|<>()\\'"$`*?\[~{}]|'[^']*'|"[^"\\$`]*")+""")
+#: A whole text of such words between blanks, none starting with ``#``.
+_QUOTED_TEXT: Final = re.compile(
+    r"""[ \t]*(?:(?!\#)%s(?:[ \t]+|\Z))*""" % _QUOTED_WORD.pattern  # noqa: UP031
+)
+_QUOTED_PART: Final = re.compile(r"""'([^']*)'|"([^"]*)"|([^'"]+)""")
 
 
 class LexError(ValueError):
@@ -459,12 +467,11 @@ def segments(text: str, *, max_segments: int, fast: bool = True) -> list[RawSegm
         LexError: For an opaque construct, a missing command next to an
             operator, a shell keyword, or too many commands.
     """
+    if fast and max_segments >= 1:
+        found = _words_only(text)
+        if found is not None:
+            return found
     splitter = _Splitter(max_segments)
-    if fast and _NOT_PLAIN_TEXT.search(text) is None:
-        # Plain words between blanks: each is what _Lexer._plain_word reads.
-        for m in _BLANK_SEPARATED.finditer(text):
-            splitter.word(_bare_word(m.group(), m.start()))
-        return splitter.finish(len(text))
     for tok in _Lexer(text, fast=fast).tokens():
         if isinstance(tok, Word):
             splitter.word(tok)
@@ -473,11 +480,65 @@ def segments(text: str, *, max_segments: int, fast: bool = True) -> list[RawSegm
     return splitter.finish(len(text))
 
 
-def _bare_word(raw: str, start: int) -> Word:
-    """A word without quotes, expansions or braces; ``NAME=`` makes an assignment."""
+def _bare_word(raw: str, start: int, value: str | None = None) -> Word:
+    """A word without expansions or braces (its ``value``: ``raw``); ``NAME=`` is an assignment."""
+    value = raw if value is None else value
+    return Word(value, start, start + len(raw), None, -1, is_assignment(raw), raw)
+
+
+def is_assignment(raw: str) -> bool:
+    """Whether a word without expansions (as written) is an assignment: ``NAME=`` or ``NAME+=``.
+
+    The name holds no quote, so a quote before the first ``=`` makes it a
+    plain word, as :meth:`_Lexer._plain` decides.
+    """
     equals = raw.find("=")
-    assignment = equals > 0 and _ASSIGN_NAME.fullmatch(raw, 0, equals) is not None
-    return Word(raw, start, start + len(raw), None, -1, assignment, raw)
+    return equals > 0 and _ASSIGN_NAME.fullmatch(raw, 0, equals) is not None
+
+
+def split_words(text: str) -> tuple[list[str], list[str]] | None:
+    r"""The words of a text of words between blanks only, as written and as values; else None.
+
+    Two shapes qualify: plain words (each is what :meth:`_Lexer._plain_word`
+    reads), and words of plain characters and plain quoted strings (without
+    ``\``, ``$`` or a backquote), none starting with ``#``. Such a text is
+    one command (or none), without operators, redirections or expansions:
+    globs, tildes and braces are only special unquoted, and none is a plain
+    character. A value is its word after quote removal.
+    """
+    if _NOT_PLAIN_TEXT.search(text) is None:
+        raws = _BLANK_SEPARATED.findall(text)
+        return raws, raws
+    if _QUOTED_TEXT.fullmatch(text) is not None:
+        raws = _QUOTED_WORD.findall(text)
+        return raws, [_unquote(raw) for raw in raws]
+    return None
+
+
+def _unquote(raw: str) -> str:
+    if '"' not in raw:
+        return raw.replace("'", "")  # single-quoted strings hold no quote
+    if "'" not in raw:
+        return raw.replace('"', "")  # and these double-quoted ones no quote either
+    return "".join([m[1] or m[2] or m[3] or "" for m in _QUOTED_PART.finditer(raw)])
+
+
+def _words_only(text: str) -> list[RawSegment] | None:
+    """:func:`segments` for a text :func:`split_words` reads, else None."""
+    found = split_words(text)
+    if found is None:
+        return None
+    words: list[Word] = []
+    end = 0
+    for raw, value in zip(*found, strict=True):
+        start = text.find(raw, end)  # only blanks come before it: this is where it starts
+        end = start + len(raw)
+        words.append(_bare_word(raw, start, value))
+    for word in words:
+        _check_keyword(word, [])  # what _Splitter checks, word by word
+        if not word.assignment:
+            break  # the command word: the words after it are arguments
+    return [RawSegment(tuple(words), (), None)] if words else []
 
 
 @attrs.define

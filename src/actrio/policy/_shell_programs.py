@@ -204,6 +204,18 @@ def is_relative_path(word: str) -> bool:
     return "/" in word and not word.startswith("/")
 
 
+def is_plain_program(word: str, trusted: frozenset[str]) -> bool:
+    """True when :func:`resolve` finds nothing special in any exact argv starting with ``word``.
+
+    That is: the program is not a wrapper, has no per-program rule (shells,
+    ``eval``, ``find``, ...) and is not an interpreter. Then ``resolve`` of
+    exact words stops at the first word, and :func:`_classify` returns the
+    plain result: no wrapper, reason, opaque reason, code or argvs.
+    """
+    name = basename(identity(word, trusted))
+    return name not in WRAPPERS and name not in _HANDLERS and _interpreter(name) is None
+
+
 def resolve(words: Sequence[str], exact: Sequence[bool], trusted: frozenset[str]) -> Resolved:
     """Look through wrappers and find what ``words`` runs.
 

@@ -155,18 +155,32 @@ def _decode(raw: str | bytes | bytearray, limits: ArgumentLimits) -> str:
         raise _refuse(f"arguments are not UTF-8 (invalid byte at offset {exc.start})") from None
 
 
-def _load_text(raw: str | bytes | bytearray, limits: ArgumentLimits) -> object:
-    text = _decode(raw, limits)
-    if not text.strip():
-        return {}  # some providers send "" for a call without arguments
-    _check_depth(text, limits.max_depth)
-    try:
+_DECODER: Final = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite, object_pairs_hook=_no_duplicates
+)
+"""``json.loads`` with these hooks builds this decoder on every call; it holds no state."""
+
+
+def _json(text: str) -> object:
+    """``json.loads`` with the strict hooks: no NaN, no infinity, no duplicate keys."""
+    if text.startswith("\ufeff"):
+        # json.loads refuses a BOM before decoding; the decoder alone would not say why.
         return json.loads(
             text,
             parse_constant=_reject_constant,
             parse_float=_finite,
             object_pairs_hook=_no_duplicates,
         )
+    return _DECODER.decode(text)
+
+
+def _load_text(raw: str | bytes | bytearray, limits: ArgumentLimits) -> object:
+    text = _decode(raw, limits)
+    if not text.strip():
+        return {}  # some providers send "" for a call without arguments
+    _check_depth(text, limits.max_depth)
+    try:
+        return _json(text)
     except json.JSONDecodeError as exc:
         line, column = exc.lineno, exc.colno
         raise _refuse(f"invalid JSON: {exc.msg} (line {line}, column {column})") from None
@@ -362,6 +376,13 @@ def _path_problems(value: object, raw: object, path: str) -> list[Problem]:
     return found
 
 
+def _strings_only(arguments: SignatureArguments) -> frozenset[str] | None:
+    """The parameter names when every parameter is a plain ``str``, else None."""
+    if all(param.annotation is str for param in arguments.params):
+        return frozenset(param.name for param in arguments.params)
+    return None
+
+
 @attrs.frozen
 class SignatureArguments:
     """Validates arguments against a function's typed parameters.
@@ -371,6 +392,13 @@ class SignatureArguments:
     """
 
     params: tuple[Param, ...]
+    #: The names, when every parameter is a ``str`` (see :func:`_read_strings`).
+    _strings: frozenset[str] | None = attrs.field(
+        init=False,
+        repr=False,
+        eq=False,
+        default=attrs.Factory(_strings_only, takes_self=True),
+    )
 
     def validate(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         """Every parameter's value (defaults filled in), and every problem found."""
@@ -392,6 +420,64 @@ class SignatureArguments:
         known = {param.name for param in self.params}
         problems += [(_key_path("$", key), "unexpected key") for key in data if key not in known]
         return out, problems
+
+
+def _read_strings(
+    arguments: SignatureArguments, names: frozenset[str], text: str, limits: ArgumentLimits
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A valid call of a tool whose parameters are all ``str``, read in one pass; else None.
+
+    Every check of :func:`read_arguments` and :meth:`SignatureArguments.validate`
+    is made here, each as strictly or more: the size (a character is at most
+    four UTF-8 bytes), the bracket count the depth prescan starts with, the
+    strict JSON hooks, an object of known keys with ``str`` values (so no
+    coercion, no unknown key, no nesting), string lengths, NUL characters and
+    unpaired surrogates (``str.isprintable`` is False for both), the copied
+    size, and every required key. On the first doubt it answers None, and the
+    general path runs from the start, finds the same and reports the
+    problems exactly as it always does.
+    """
+    value = _small_object(text, limits)
+    if value is None or not _known_strings(value, names, limits):
+        return None
+    out: dict[str, Any] = {}
+    for param in arguments.params:
+        if param.name in value:
+            out[param.name] = value[param.name]
+        elif param.required:
+            return None
+        else:
+            out[param.name] = param.default
+    return value, out
+
+
+def _small_object(text: str, limits: ArgumentLimits) -> dict[str, Any] | None:
+    """The JSON object in ``text`` when it is within the size and depth bounds, else None."""
+    max_bytes = limits.max_bytes
+    if len(text) * 4 > max_bytes and _utf8_size(text) > max_bytes:
+        return None
+    if text.count("[") + text.count("{") > limits.max_depth:
+        return None
+    try:
+        value = _DECODER.decode(text)  # a BOM or blank text is a JSONDecodeError here
+    except (ValueError, RecursionError):
+        return None
+    return value if type(value) is dict else None
+
+
+def _known_strings(value: dict[str, Any], names: frozenset[str], limits: ArgumentLimits) -> bool:
+    """Every key is a parameter and every value a string without a problem, within the size."""
+    max_chars = limits.max_string_chars
+    size = 0
+    for key, item in value.items():
+        if key not in names or type(item) is not str:
+            return False
+        if len(key) > max_chars or len(item) > max_chars:
+            return False
+        if not item.isprintable() and _BAD_CHARS.search(item) is not None:
+            return False
+        size += len(key) + 1 + len(item)
+    return size <= limits.max_bytes
 
 
 def parse_arguments(
@@ -436,7 +522,15 @@ def check_arguments(
     Raises:
         ToolArgumentsError: With every problem found, each at its JSON path.
     """
-    data, problems = read_arguments(raw, tool.limits if limits is None else limits)
+    limits = tool.limits if limits is None else limits
+    validator = tool._validator
+    if type(raw) is str and type(validator) is SignatureArguments:
+        names = validator._strings
+        if names is not None:
+            done = _read_strings(validator, names, raw, limits)
+            if done is not None:
+                return done
+    data, problems = read_arguments(raw, limits)
     if data is None:
         raise ToolArgumentsError(tool.name, problems)
     out, found = tool._validator.validate(data)

@@ -616,6 +616,83 @@ class Finish:
     response: ModelResponse
 
 
+# Private constructors of the commonest values of a stream, for the adapters'
+# hot paths: they set the slots directly instead of through the attrs
+# ``__init__`` of a frozen class (which fetches a checked ``__setattr__``
+# first, and costs more than the event itself), and run no validator. The
+# values are equal to the public ones; the public constructors are unchanged
+# and still validate.
+_new = object.__new__
+_set_text_kind = TextDelta.__dict__["kind"].__set__
+_set_text_text = TextDelta.__dict__["text"].__set__
+_set_reasoning_kind = ReasoningDelta.__dict__["kind"].__set__
+_set_reasoning_text = ReasoningDelta.__dict__["text"].__set__
+_set_reasoning_summary = ReasoningDelta.__dict__["summary"].__set__
+_set_tool_delta_kind = ToolCallDelta.__dict__["kind"].__set__
+_set_tool_delta_index = ToolCallDelta.__dict__["index"].__set__
+_set_tool_delta_arguments = ToolCallDelta.__dict__["arguments"].__set__
+
+
+_USAGE_SLOTS = tuple(
+    Usage.__dict__[name].__set__
+    for name in (
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+    )
+)
+
+
+def _checked_usage(
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    reasoning_tokens: int = 0,
+) -> Usage:
+    """``Usage(...)`` of counts the caller has checked (ints >= 0), without the validators.
+
+    A provider parser reads every count through its own check, and some
+    providers send usage with every chunk (Gemini, vLLM).
+    """
+    usage: Usage = _new(Usage)
+    set_input, set_output, set_cached, set_write, set_reasoning = _USAGE_SLOTS
+    set_input(usage, input_tokens)
+    set_output(usage, output_tokens)
+    set_cached(usage, cached_input_tokens)
+    set_write(usage, cache_write_tokens)
+    set_reasoning(usage, reasoning_tokens)
+    return usage
+
+
+def _text_delta(text: str) -> TextDelta:
+    """``TextDelta(text=text)``, built without the attrs ``__init__``."""
+    event: TextDelta = _new(TextDelta)
+    _set_text_kind(event, "text_delta")
+    _set_text_text(event, text)
+    return event
+
+
+def _reasoning_delta(text: str, summary: bool) -> ReasoningDelta:
+    """``ReasoningDelta(text=text, summary=summary)``, built without the attrs ``__init__``."""
+    event: ReasoningDelta = _new(ReasoningDelta)
+    _set_reasoning_kind(event, "reasoning_delta")
+    _set_reasoning_text(event, text)
+    _set_reasoning_summary(event, summary)
+    return event
+
+
+def _tool_call_delta(index: int, arguments: str) -> ToolCallDelta:
+    """``ToolCallDelta(index=index, arguments=arguments)``, built without the attrs ``__init__``."""
+    event: ToolCallDelta = _new(ToolCallDelta)
+    _set_tool_delta_kind(event, "tool_call_delta")
+    _set_tool_delta_index(event, index)
+    _set_tool_delta_arguments(event, arguments)
+    return event
+
+
 StreamEvent = (
     TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | UsageUpdate | Finish
 )

@@ -24,6 +24,9 @@ from actrio.types import (
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
+    _reasoning_delta,
+    _text_delta,
+    _tool_call_delta,
 )
 
 if TYPE_CHECKING:
@@ -108,13 +111,14 @@ class MessageBuilder:
         """Append answer text."""
         if not delta:
             return None
-        last = self._slots[-1] if self._slots else None
+        slots = self._slots
+        last = slots[-1] if slots else None
         if not isinstance(last, _Text):
             last = _Text()
-            self._slots.append(last)
+            slots.append(last)
         last.chunks.append(delta)
         self.emitted = True
-        return TextDelta(text=delta)
+        return _text_delta(delta)
 
     # ------------------------------------------------------------ reasoning
 
@@ -134,7 +138,7 @@ class MessageBuilder:
             return None
         slot.chunks.append(delta)
         self.emitted = True
-        return ReasoningDelta(text=delta, summary=summary)
+        return _reasoning_delta(delta, summary)
 
     def reasoning_meta(
         self,
@@ -213,7 +217,7 @@ class MessageBuilder:
             return None  # a late empty-ish fragment after the end (vLLM) changes nothing
         tool.chunks.append(fragment)
         self.emitted = True
-        return ToolCallDelta(index=index, arguments=fragment)
+        return _tool_call_delta(index, fragment)
 
     def tool_arguments(self, index: int, arguments: dict[str, Any]) -> None:
         """Set the arguments of the call ``index`` whole (providers that send an object)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import json
+import json.scanner
 import os
 from collections import deque
 from contextlib import AbstractContextManager, nullcontext
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from actrio.adapters._accumulate import MessageBuilder
     from actrio.adapters.sse import ServerSentEvent
 
-__all__ = ("DEFAULT_TIMEOUT", "HTTPAdapter", "ModelStream", "StreamParser")
+__all__ = ("DEFAULT_TIMEOUT", "HTTPAdapter", "ModelStream", "StreamParser", "loads_json")
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 """Per-operation timeouts; ``read`` is also the longest silence a stream may have."""
@@ -77,8 +78,45 @@ drop idle connections long before such an answer arrives.
 """
 
 
+# What ``JSONDecoder.__init__`` builds as its ``scan_once`` (typeshed types the
+# argument as a scanner, not the decoder the scanner reads its settings from).
+_scan_json: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
+    json.JSONDecoder()  # type: ignore[arg-type]
+)
+
+
+def loads_json(text: str | bytes) -> Any:
+    """``json.loads(text)``, with less overhead for a text that is one JSON object.
+
+    ``json.loads`` reaches the C scanner through three Python calls and two
+    regular expressions (leading and trailing blanks); a stream payload or a
+    response body is an object with nothing around it, and is handed to the
+    scanner directly. Bytes that start with ``{`` and no NUL are UTF-8 by
+    ``json.loads``' own detection, and are decoded as it decodes them. Any
+    other text (blanks around it, not an object, not JSON) goes through
+    ``json.loads``, which returns or raises exactly as it always does.
+    """
+    if type(text) is bytes and text[:1] == b"{" and text[1:2] != b"\0":
+        text = text.decode("utf-8", "surrogatepass")  # (UnicodeDecodeError is a ValueError)
+    if type(text) is str and text[:1] == "{":
+        try:
+            value, end = _scan_json(text, 0)
+        except (StopIteration, ValueError):
+            pass  # not JSON: json.loads raises the error it names
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
+
+
 class StreamParser(Protocol):
     """What a provider's stream parser offers the core.
+
+    A parser may also have ``_feed_data(data, event_type)``, its :meth:`feed`
+    of an event given by those two fields: the core then hands it each read
+    that is one whole event (most are) without building a
+    :class:`~actrio.adapters.sse.ServerSentEvent` for it. The four adapters'
+    parsers have it; a parser without it gets every event through ``feed``.
 
     Attributes:
         builder: The message being accumulated.
@@ -513,7 +551,7 @@ class HTTPAdapter(abc.ABC):
                 await _close(response)
         request_id = self._request_id(response)
         try:
-            body = json.loads(data)
+            body = loads_json(data)
         except ValueError as exc:
             raise ProviderProtocolError(
                 f"the response body is not JSON ({exc.msg} at {exc.pos})"
@@ -566,6 +604,7 @@ class ModelStream:
         self._chunks: AsyncIterator[bytes] | None = None
         self._decoder = SSEDecoder()
         self._parser: StreamParser | None = None
+        self._feed_data: Callable[[str, str], list[StreamEvent]] | None = None
         self._pending: deque[StreamEvent] = deque()
         self._delivered = False
         self._deferred: ProviderError | None = None
@@ -635,13 +674,15 @@ class ModelStream:
         if chunks is not None:
             with trio.move_on_after(CLOSE_GRACE, shield=True):
                 await chunks.aclose()  # type: ignore[attr-defined]
-        if response is not None:
+        if response is not None and not response.is_closed:  # httpx closes it at EOF
             await _close(response)
 
     async def _attempt(self, call_id: str) -> None:
         adapter = self._adapter
         self._decoder = SSEDecoder()
         self._parser = adapter._parser(self._request)
+        # The parser's feed of an event given by its type and data, if it has one.
+        self._feed_data = getattr(self._parser, "_feed_data", None)
         if self._raw is not None:
             self._raw.clear()
         try:
@@ -699,46 +740,71 @@ class ModelStream:
 
     async def _pull(self) -> list[StreamEvent]:
         """Read until at least one event is ready (or the stream ends)."""
-        assert self._chunks is not None
-        assert self._parser is not None
-        parser = self._parser
-        decoder = self._decoder
-        raw = self._raw
         if self._deferred is not None:
             error, self._deferred = self._deferred, None
             raise error
-        out: list[StreamEvent] = []
-        while not out:
+        chunks = self._chunks
+        assert chunks is not None
+        while True:
             try:
                 if self._deadline_at is None:
-                    chunk = await anext(self._chunks, None)
+                    chunk = await chunks.__anext__()
                 else:
                     with trio.fail_at(self._deadline_at):
-                        chunk = await anext(self._chunks, None)
-            except trio.TooSlowError:
-                raise self._deadline_error() from None
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, self._adapter.provider) from None
-            except httpx.DecodingError as exc:
-                raise _decoding_error(exc, self._adapter.provider) from None
-            if chunk is None:
+                        chunk = await chunks.__anext__()
+            except StopAsyncIteration:
                 return self._at_eof()
-            for event in decoder.feed(chunk):
-                if raw is not None:
-                    raw.append(event.data)
-                try:
-                    out.extend(parser.feed(event))
-                except ProviderError as exc:
-                    error = self._adapter._scrub(exc)
-                    if self._delivered and out:
-                        # Deliver what came before the error first (P-07).
-                        self._deferred = error
-                        return out
-                    raise error from None
+            except (trio.TooSlowError, httpx.TransportError, httpx.DecodingError) as exc:
+                raise self._read_error(exc) from None
+            if out := self._events(chunk):
+                return out
+
+    def _read_error(self, exc: Exception) -> ProviderError:
+        """The typed error for a failed read of the body."""
+        if isinstance(exc, trio.TooSlowError):
+            return self._deadline_error()
+        if isinstance(exc, httpx.TransportError):
+            return _transport_error(exc, self._adapter.provider)
+        assert isinstance(exc, httpx.DecodingError)
+        return _decoding_error(exc, self._adapter.provider)
+
+    def _events(self, chunk: bytes) -> list[StreamEvent]:
+        """The stream events one read completes (often none, or one)."""
+        parser = self._parser
+        assert parser is not None
+        raw = self._raw
+        feed_data = self._feed_data
+        if (
+            feed_data is not None
+            and type(chunk) is bytes
+            and (lone := self._decoder._lone(chunk)) is not None
+        ):
+            # A read of one whole event (most are): its type and data go to
+            # the parser without a ServerSentEvent built for them.
+            if raw is not None:
+                raw.append(lone[1])
+            try:
+                return feed_data(lone[1], lone[0])
+            except ProviderError as exc:
+                raise self._adapter._scrub(exc) from None
+        out: list[StreamEvent] = []
+        for event in self._decoder.feed(chunk):
+            if raw is not None:
+                raw.append(event.data)
+            try:
+                out += parser.feed(event)
+            except ProviderError as exc:
+                error = self._adapter._scrub(exc)
+                if self._delivered and out:
+                    # Deliver what came before the error first (P-07).
+                    self._deferred = error
+                    return out
+                raise error from None
         return out
 
     def _at_eof(self) -> list[StreamEvent]:
         assert self._parser is not None
+        self._chunks = None  # exhausted: there is nothing left to close
         self._decoder.end()
         if not self._parser.done:
             if not self._parser.builder.emitted:
@@ -776,32 +842,53 @@ class ModelStream:
         return self
 
     async def __anext__(self) -> StreamEvent:
-        if not self._entered:
-            raise RuntimeError("use the stream inside `async with adapter.stream(request)`")
-        if self._pending:
+        pending = self._pending
+        if pending:
             await trio.lowlevel.checkpoint_if_cancelled()
             self._delivered = True
-            return self._pending.popleft()
-        if self._finished or self._chunks is None:
+            return pending.popleft()
+        if not self._entered:
+            raise RuntimeError("use the stream inside `async with adapter.stream(request)`")
+        chunks = self._chunks
+        if self._finished or chunks is None:
             raise StopAsyncIteration
         try:
-            events = await self._pull()
+            if self._deadline_at is not None or self._deferred is not None:
+                events = await self._pull()
+            else:
+                # _pull's loop, inlined: every await of the body resumes each
+                # frame between the caller and httpx once per socket wait.
+                while True:
+                    try:
+                        chunk = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        events = self._at_eof()
+                        break
+                    except (httpx.TransportError, httpx.DecodingError) as exc:
+                        raise self._read_error(exc) from None
+                    if events := self._events(chunk):
+                        break
         except ProviderError as exc:
-            partial = self.partial()
-            assert partial is not None
-            exc.attempts = self.attempts
-            interrupted = StreamInterrupted(
-                f"the stream broke after output had arrived: {exc.message}",
-                partial=partial,
-                cause=exc,
-                provider=self._adapter.provider,
-                status=exc.status,
-                code=exc.code,
-                request_id=self._request_id,
-                attempts=self.attempts,
-            )
-            await self.aclose_response()
-            raise interrupted from exc
+            raise await self._interrupted(exc) from exc
         self._delivered = True
-        self._pending.extend(events[1:])
+        if len(events) > 1:
+            pending.extend(events[1:])
         return events[0]
+
+    async def _interrupted(self, exc: ProviderError) -> StreamInterrupted:
+        """Close the response; the error for a stream that broke after output."""
+        partial = self.partial()
+        assert partial is not None
+        exc.attempts = self.attempts
+        interrupted = StreamInterrupted(
+            f"the stream broke after output had arrived: {exc.message}",
+            partial=partial,
+            cause=exc,
+            provider=self._adapter.provider,
+            status=exc.status,
+            code=exc.code,
+            request_id=self._request_id,
+            attempts=self.attempts,
+        )
+        await self.aclose_response()
+        return interrupted

@@ -104,7 +104,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, assert_never
 from urllib.parse import unquote_to_bytes
 
 from actrio.adapters._accumulate import MessageBuilder
-from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._base import HTTPAdapter, loads_json
 from actrio.adapters.errors import ProviderProtocolError, error_from_body
 from actrio.messages import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from actrio.types import (
@@ -114,6 +114,7 @@ from actrio.types import (
     RequestError,
     Usage,
     UsageUpdate,
+    _checked_usage,
 )
 
 if TYPE_CHECKING:
@@ -349,7 +350,7 @@ def _count(raw: Mapping[str, Any], key: str) -> int:
 def _usage(raw: Mapping[str, Any]) -> Usage:
     read = _count(raw, "cache_read_input_tokens")
     write = _count(raw, "cache_creation_input_tokens")
-    return Usage(
+    return _checked_usage(  # the counts are checked by _count
         input_tokens=_count(raw, "input_tokens") + read + write,
         output_tokens=_count(raw, "output_tokens"),
         cached_input_tokens=read,
@@ -488,16 +489,20 @@ class AnthropicStreamParser:
             ProviderProtocolError: For a payload that is not a JSON object or
                 breaks the event grammar.
         """
-        if not event.data.strip():
+        return self._feed_data(event.data, event.event)
+
+    def _feed_data(self, data: str, event: str = "message") -> list[StreamEvent]:
+        """:meth:`feed` of an event given by its data and type (the core calls it directly)."""
+        if not data.strip():
             return []  # an event with an empty data line: nothing to read
         try:
-            payload = json.loads(event.data)
+            payload = loads_json(data)
         except ValueError:
-            raise _protocol(f"an event's data is not JSON: {event.data[:80]!r}") from None
+            raise _protocol(f"an event's data is not JSON: {data[:80]!r}") from None
         if not isinstance(payload, dict):
-            raise _protocol(f"an event's data is not a JSON object: {event.data[:80]!r}")
+            raise _protocol(f"an event's data is not a JSON object: {data[:80]!r}")
         kind = payload.get("type")
-        if kind == "error" or event.event == "error":
+        if kind == "error" or event == "error":
             raise error_from_body(payload, provider=PROVIDER, status=None)
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         return [] if handler is None else handler(self, payload)  # ping, types added later

@@ -104,7 +104,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from actrio.adapters._accumulate import MessageBuilder
-from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._base import HTTPAdapter, loads_json
 from actrio.adapters.errors import ProviderProtocolError, error_from_body
 from actrio.messages import (
     ImagePart,
@@ -122,6 +122,7 @@ from actrio.types import (
     ToolCallDelta,
     Usage,
     UsageUpdate,
+    _checked_usage,
 )
 
 if TYPE_CHECKING:
@@ -636,7 +637,7 @@ def _count(meta: Mapping[str, Any], key: str) -> int:
 def _usage(meta: Mapping[str, Any]) -> Usage:
     prompt = _count(meta, "promptTokenCount") + _count(meta, "toolUsePromptTokenCount")
     thoughts = _count(meta, "thoughtsTokenCount")
-    return Usage(
+    return _checked_usage(  # the counts are checked by _count
         input_tokens=prompt,
         output_tokens=_count(meta, "candidatesTokenCount") + thoughts,
         cached_input_tokens=min(_count(meta, "cachedContentTokenCount"), prompt),
@@ -678,11 +679,15 @@ class GeminiStreamParser:
             ProviderError: For an in-band error payload (typed as for an HTTP error).
             ProviderProtocolError: For a payload that is not a JSON object.
         """
+        return self._feed_data(event.data)
+
+    def _feed_data(self, data: str, event: str = "message") -> list[StreamEvent]:
+        """:meth:`feed` of an event given by its data and type (the core calls it directly)."""
         try:
-            payload = json.loads(event.data)
+            payload = loads_json(data)
         except ValueError:
             raise ProviderProtocolError(
-                f"a stream event is not JSON: {event.data[:100]!r}", provider=PROVIDER
+                f"a stream event is not JSON: {data[:100]!r}", provider=PROVIDER
             ) from None
         return self.feed_payload(payload)
 

@@ -112,9 +112,10 @@ from urllib.parse import urlsplit
 import attrs
 
 from actrio.adapters._accumulate import MessageBuilder, parse_arguments
-from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._base import HTTPAdapter, loads_json
 from actrio.adapters.errors import (
     AuthenticationError,
+    ProviderError,
     ProviderProtocolError,
     error_from_body,
     redact_url,
@@ -135,6 +136,7 @@ from actrio.types import (
     RequestError,
     Usage,
     UsageUpdate,
+    _checked_usage,
 )
 
 if TYPE_CHECKING:
@@ -589,6 +591,32 @@ def _finish(raw: str | None, *, refused: bool, has_calls: bool) -> FinishReason:
     return "tool_calls" if mapped == "stop" and has_calls else mapped
 
 
+def _not_json(data: str, kind: str) -> list[StreamEvent]:
+    """Stream data that is not JSON: nothing for a keep-alive, else the error it is.
+
+    Raises:
+        ProviderError: For an ``error`` event.
+        ProviderProtocolError: For data that is neither JSON nor a keep-alive.
+    """
+    text = data.strip()
+    if kind == "error":
+        raise error_from_body(None, provider=PROVIDER, fallback=text or None) from None
+    if not text or text.startswith(":") or text.lower() in _KEEP_ALIVES:
+        return []  # a gateway's keep-alive sent as data (fact 4)
+    raise ProviderProtocolError(
+        f"a stream event is not JSON: {text[:80]!r}", provider=PROVIDER
+    ) from None
+
+
+def _not_an_object(payload: Any, data: str, kind: str) -> ProviderError:
+    """The error for stream data that is JSON but not an object."""
+    if kind == "error":
+        return error_from_body(payload, provider=PROVIDER, fallback=data)
+    return ProviderProtocolError(
+        f"a stream event is not a JSON object: {data[:80]!r}", provider=PROVIDER
+    )
+
+
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -615,7 +643,7 @@ def _usage(data: Any) -> Usage | None:
     if gap > 0:  # reasoning left out of completion_tokens (xAI, Gemini)
         output += gap
         reasoning = reasoning or gap
-    return Usage(
+    return _checked_usage(  # the counts are checked by _count; a positive gap is added
         input_tokens=prompt,
         output_tokens=output,
         cached_input_tokens=cached or _count(data.get("prompt_cache_hit_tokens")),
@@ -782,21 +810,29 @@ class OpenAIChatStreamParser:
             ProviderError: For an in-band error (typed by ``error_from_body``).
             ProviderProtocolError: For a payload that is not JSON, or a second choice.
         """
+        return self._feed_data(event.data, event.event)
+
+    def _feed_data(self, data: str, kind: str = "message") -> list[StreamEvent]:
+        """:meth:`feed` of an event given by its data and type (the core calls it directly)."""
         if self.done:
             return []
-        data = event.data
         if data[:1] != "{" and data.lstrip().startswith("[DONE]"):
             self.done = True
             return self._close_tools()
-        payload = self._load(event)
-        if payload is None:
-            return []
+        try:
+            payload = loads_json(data)
+        except ValueError:
+            return _not_json(data, kind)
+        if type(payload) is not dict:
+            raise _not_an_object(payload, data, kind)
+        if (fast := self._text_chunk(payload, kind)) is not None:
+            return fast
         usage = _usage(payload.get("usage"))
         if usage is None and "x_groq" in payload:
             usage = _usage(_obj(payload["x_groq"]).get("usage"))
-        if payload.get("error") is not None or event.event == "error":
+        if payload.get("error") is not None or kind == "error":
             self._usage = usage or self._usage  # the partial answer keeps its cost
-            raise error_from_body(payload, provider=PROVIDER, fallback=event.data)
+            raise error_from_body(payload, provider=PROVIDER, fallback=data)
         if self._response_id is None:
             self._response_id = _str(payload.get("id")) or None
         self._model = _str(payload.get("model")) or self._model
@@ -811,26 +847,40 @@ class OpenAIChatStreamParser:
             out.append(UsageUpdate(usage=usage))
         return out
 
-    @staticmethod
-    def _load(event: ServerSentEvent) -> dict[str, Any] | None:
-        try:
-            payload = json.loads(event.data)
-        except ValueError:
-            text = event.data.strip()
-            if event.event == "error":
-                raise error_from_body(None, provider=PROVIDER, fallback=text or None) from None
-            if not text or text.startswith(":") or text.lower() in _KEEP_ALIVES:
-                return None  # a gateway's keep-alive sent as data (fact 4)
-            raise ProviderProtocolError(
-                f"a stream event is not JSON: {text[:80]!r}", provider=PROVIDER
-            ) from None
-        if not isinstance(payload, dict):
-            if event.event == "error":
-                raise error_from_body(payload, provider=PROVIDER, fallback=event.data)
-            raise ProviderProtocolError(
-                f"a stream event is not a JSON object: {event.data[:80]!r}", provider=PROVIDER
-            )
-        return payload
+    def _text_chunk(self, payload: dict[str, Any], kind: str) -> list[StreamEvent] | None:
+        """The events of the commonest chunk, or ``None`` for the general path to read it.
+
+        That chunk continues the one choice already seen with a delta of
+        ``content`` text alone, no finish reason, and no usage or error: all
+        the general path would do with it is note the model and add the text.
+        """
+        choices = payload.get("choices")
+        if type(choices) is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("finish_reason") is not None:
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict or len(delta) != 1:
+            return None
+        text = delta.get("content")
+        index = choice.get("index", 0)
+        if (
+            type(text) is not str
+            or type(index) is not int
+            or index != self._choice
+            or self._response_id is None
+            or payload.get("usage") is not None
+            or payload.get("error") is not None
+            or "x_groq" in payload
+            or kind == "error"
+        ):
+            return None
+        model = payload.get("model")
+        if isinstance(model, str) and model:
+            self._model = model
+        out = self.builder.text(text)
+        return [] if out is None else [out]
 
     def _feed_choice(self, choice: dict[str, Any]) -> list[StreamEvent]:
         index = choice.get("index", 0)

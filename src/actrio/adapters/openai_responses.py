@@ -85,11 +85,10 @@ Dialect decisions:
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn
 
 from actrio.adapters._accumulate import MessageBuilder
-from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._base import HTTPAdapter, loads_json
 from actrio.adapters.errors import ProviderError, ProviderProtocolError, error_from_body
 from actrio.messages import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from actrio.types import (
@@ -98,6 +97,7 @@ from actrio.types import (
     RequestError,
     Usage,
     UsageUpdate,
+    _checked_usage,
 )
 
 if TYPE_CHECKING:
@@ -402,7 +402,7 @@ def _decode(data: str) -> dict[str, Any] | None:
     if not text or text == "[DONE]":
         return None
     try:
-        payload = json.loads(text)
+        payload = loads_json(text)
     except ValueError:
         raise _protocol(f"an event's data is not JSON: {text[:80]!r}") from None
     if not isinstance(payload, dict):
@@ -448,7 +448,7 @@ def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
 def _usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    return Usage(
+    return _checked_usage(  # the counts are checked by _count
         input_tokens=_count(raw, "input_tokens"),
         output_tokens=_count(raw, "output_tokens"),
         cached_input_tokens=_count(raw.get("input_tokens_details"), "cached_tokens"),
@@ -517,9 +517,13 @@ class OpenAIResponsesStreamParser:
             ProviderProtocolError: For data that is not a JSON object, or an
                 event missing what it must carry.
         """
+        return self._feed_data(event.data)
+
+    def _feed_data(self, data: str, event: str = "message") -> list[StreamEvent]:
+        """:meth:`feed` of an event given by its data and type (the core calls it directly)."""
         if self._error is not None:
             raise self._error
-        payload = _decode(event.data)
+        payload = _decode(data)
         if payload is None or self.done:
             return []
         kind = payload.get("type")

@@ -71,6 +71,27 @@ class ServerSentEvent:
     retry: int | None = None
 
 
+_new = object.__new__
+_set_data = ServerSentEvent.__dict__["data"].__set__
+_set_event = ServerSentEvent.__dict__["event"].__set__
+_set_id = ServerSentEvent.__dict__["id"].__set__
+_set_retry = ServerSentEvent.__dict__["retry"].__set__
+
+
+def _new_event(data: str, event: str, id: str | None, retry: int | None) -> ServerSentEvent:
+    """``ServerSentEvent(data, event, id, retry)``, for values the decoder built itself.
+
+    The slots are set directly: the attrs ``__init__`` of a frozen class
+    fetches a checked ``__setattr__`` first, which costs more than the event.
+    """
+    value: ServerSentEvent = _new(ServerSentEvent)
+    _set_data(value, data)
+    _set_event(value, event)
+    _set_id(value, id)
+    _set_retry(value, retry)
+    return value
+
+
 class SSEDecoderClosed(UsageError, RuntimeError):
     """:meth:`SSEDecoder.feed` was called after :meth:`SSEDecoder.end`."""
 
@@ -158,6 +179,8 @@ class SSEDecoder:
             raise SSEDecoderClosed("feed() after end(): this SSE stream has ended")
         if type(chunk) is not bytes:
             chunk = _as_bytes(chunk)
+        if (lone := self._lone(chunk)) is not None:
+            return [_new_event(lone[1], lone[0], self._id, None)]
         if self._head is not None:
             chunk = self._strip_bom(chunk)
         if self._skip_lf and chunk:
@@ -201,6 +224,47 @@ class SSEDecoder:
         self._data = []
         return discarded
 
+    def _lone(self, chunk: bytes) -> tuple[str, str] | None:
+        """Dispatch ``chunk`` if it is one whole event by itself: its type and data.
+
+        Most reads carry exactly one event: an optional ``event: <type>``
+        line, one ``data: <data>`` line and the blank line, all ended by LF
+        or all by CRLF. When such a read comes with nothing held over from
+        the one before (no partial line, data, event type, pending retry, CR
+        or BOM to settle), this dispatches its event as :meth:`feed` would,
+        without splitting the read into lines: the last event id advances,
+        and the event carries that id and no retry. Any other read returns
+        ``None`` and changes nothing. (The caller checks that the stream has
+        not ended.)
+        """
+        if (
+            self._head is not None
+            or self._partial
+            or self._data
+            or self._skip_lf
+            or self._event is not None
+            or self._retry_pending is not None
+        ):
+            return None
+        if 0x0D in chunk and chunk[-4:] == b"\r\n\r\n":
+            chunk = chunk.replace(b"\r\n", b"\n")  # a lone CR left over is refused below
+        end = len(chunk) - 2  # where the blank line starts, if the read ends with one
+        first = chunk.find(0x0A)  # an int is found with memchr
+        if 0x0D in chunk or chunk[-1:] != b"\n":
+            return None
+        if first == end and chunk[:6] == b"data: ":
+            kind, start = "message", 6
+        elif (
+            chunk[:7] == b"event: "
+            and chunk[first + 1 : first + 7] == b"data: "
+            and chunk.find(0x0A, first + 1) == end
+        ):
+            kind, start = chunk[7:first].decode("utf-8", "replace") or "message", first + 7
+        else:
+            return None
+        self._last_event_id = self._id
+        return kind, chunk[start:end].decode("utf-8", "replace")
+
     def _strip_bom(self, chunk: bytes) -> bytes:
         """Drop a BOM at the very start of the stream, even one split across reads."""
         head = self._head
@@ -223,7 +287,7 @@ class SSEDecoder:
                 self._last_event_id = self._id
                 if data:
                     events.append(
-                        ServerSentEvent(
+                        _new_event(
                             b"\n".join(data).decode("utf-8", "replace"),
                             self._event or "message",
                             self._id,

@@ -359,6 +359,41 @@ class Message:
         return tuple(p for p in self.parts if isinstance(p, ReasoningPart))
 
 
+# Private constructors for the adapters' response parsers: they set the slots
+# directly instead of going through the attrs ``__init__`` of a frozen class
+# (a checked ``__setattr__`` per field, the validators, the ``parts``
+# converter and the role check), for values whose fields the caller has
+# already checked. The values are equal to the public ones; the public
+# constructors are unchanged and still validate.
+_new = object.__new__
+_set_text_kind = TextPart.__dict__["kind"].__set__
+_set_text_text = TextPart.__dict__["text"].__set__
+_set_message_role = Message.__dict__["role"].__set__
+_set_message_parts = Message.__dict__["parts"].__set__
+_set_message_name = Message.__dict__["name"].__set__
+
+
+def _text_part(text: str) -> TextPart:
+    """``TextPart(text=text)`` of a ``str``, built without the attrs ``__init__``."""
+    part: TextPart = _new(TextPart)
+    _set_text_kind(part, "text")
+    _set_text_text(part, text)
+    return part
+
+
+def _assistant_message(parts: tuple[Part, ...]) -> Message:
+    """``Message(role="assistant", parts=parts)``, built without the attrs ``__init__``.
+
+    ``parts`` must be a tuple of the parts an assistant message allows
+    (text, tool calls, reasoning): nothing here checks it.
+    """
+    message: Message = _new(Message)
+    _set_message_role(message, "assistant")
+    _set_message_parts(message, parts)
+    _set_message_name(message, None)
+    return message
+
+
 # ---------------------------------------------------------------- wire form
 
 register_kind_union(Part)

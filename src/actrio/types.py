@@ -693,6 +693,64 @@ def _tool_call_delta(index: int, arguments: str) -> ToolCallDelta:
     return event
 
 
+_RESPONSE_SLOTS = tuple(
+    ModelResponse.__dict__[name].__set__
+    for name in (
+        "message",
+        "finish_reason",
+        "usage",
+        "model",
+        "provider",
+        "request_id",
+        "response_id",
+        "raw_finish_reason",
+        "attempts",
+        "raw",
+    )
+)
+
+
+def _model_response(
+    message: Message,
+    finish_reason: FinishReason,
+    usage: Usage,
+    *,
+    model: str | None,
+    provider: str | None,
+    response_id: str | None,
+    raw_finish_reason: str | None,
+) -> ModelResponse:
+    """``ModelResponse(...)`` of those fields, built without the attrs ``__init__``.
+
+    ``request_id``, ``attempts`` and ``raw`` get their defaults (``None``,
+    1, ``None``); the core stamps them on the response it returns.
+    """
+    response: ModelResponse = _new(ModelResponse)
+    (
+        set_message,
+        set_finish,
+        set_usage,
+        set_model,
+        set_provider,
+        set_request_id,
+        set_response_id,
+        set_raw_finish,
+        set_attempts,
+        set_raw,
+    ) = _RESPONSE_SLOTS
+    set_message(response, message)
+    set_finish(response, finish_reason)
+    set_usage(response, usage)
+    set_model(response, model)
+    set_provider(response, provider)
+    set_request_id(response, None)
+    set_response_id(response, response_id)
+    set_raw_finish(response, raw_finish_reason)
+    set_attempts(response, 1)
+    set_raw(response, None)
+    return response
+
+
 StreamEvent = (
     TextDelta | ReasoningDelta | ToolCallStart | ToolCallDelta | ToolCallEnd | UsageUpdate | Finish
 )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Final
 
-from actrio.messages import Message, ReasoningPart, TextPart, ToolCallPart
+from actrio.messages import ReasoningPart, ToolCallPart, _assistant_message, _text_part
 from actrio.types import (
     ReasoningDelta,
     TextDelta,
@@ -32,9 +32,9 @@ from actrio.types import (
 if TYPE_CHECKING:
     from collections.abc import Hashable
 
-    from actrio.messages import Part
+    from actrio.messages import Message, Part
 
-__all__ = ("MessageBuilder", "parse_arguments")
+__all__ = ("MessageBuilder", "parse_arguments", "text_blocks", "text_message")
 
 _MAX_ARGUMENTS: Final = 8 * 1024 * 1024
 """Tool-call arguments longer than this are refused (a runaway model)."""
@@ -57,6 +57,40 @@ def parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
     if not isinstance(value, dict):
         return {}, f"arguments must be a JSON object, got {type(value).__name__}"
     return value, None
+
+
+def text_blocks(blocks: Any, kind: str | None) -> list[str] | None:
+    """The non-empty texts of ``blocks``, if it is a list of text blocks alone; else ``None``.
+
+    A text block is a ``dict`` whose ``type`` is ``kind`` and whose ``text``
+    is a ``str`` (with ``kind`` ``None``: a ``dict`` holding ``text`` and
+    nothing else, Gemini's form). The adapters' quick readers of a
+    non-streaming body use it to recognise an answer of text alone.
+    """
+    if type(blocks) is not list:
+        return None
+    texts: list[str] = []
+    for block in blocks:
+        if type(block) is not dict:
+            return None
+        shaped = len(block) == 1 if kind is None else block.get("type") == kind
+        if not shaped:
+            return None
+        text = block.get("text")
+        if type(text) is not str:
+            return None
+        if text:
+            texts.append(text)
+    return texts
+
+
+def text_message(texts: list[str]) -> Message:
+    """The message a :class:`MessageBuilder` makes of these texts appended in turn.
+
+    One text part of them all (consecutive text merges), or no part when
+    there is no text (the builder skips empty deltas).
+    """
+    return _assistant_message((_text_part("".join(texts)),) if texts else ())
 
 
 class _Text:
@@ -275,7 +309,7 @@ class MessageBuilder:
         parts: list[Part] = []
         for slot in self._slots:
             if isinstance(slot, _Text):
-                parts.append(TextPart(text="".join(slot.chunks)))
+                parts.append(_text_part("".join(slot.chunks)))
             elif isinstance(slot, _Reasoning):
                 parts.append(
                     ReasoningPart(
@@ -294,4 +328,5 @@ class MessageBuilder:
                 parts.append(
                     self._finish_tool(slot, complete=False, why=cut or "the stream ended first")
                 )
-        return Message(role="assistant", parts=tuple(parts))
+        # Text, reasoning and tool call parts: what an assistant message holds.
+        return _assistant_message(tuple(parts))

@@ -85,6 +85,13 @@ _scan_json: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_sca
 )
 
 
+# ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)`` builds this
+# encoder on every call; it holds only its settings, so one is shared.
+_encode_json: Final[Callable[[Any], str]] = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False
+).encode
+
+
 def loads_json(text: str | bytes) -> Any:
     """``json.loads(text)``, with less overhead for a text that is one JSON object.
 
@@ -187,22 +194,33 @@ def _transport_error(exc: httpx.TransportError, provider: str) -> ProviderError:
     return ProviderConnectionError(f"connection failed ({detail})", provider=provider)
 
 
+_NO_DEADLINE: Final[AbstractContextManager[object]] = nullcontext()  # reusable: it holds nothing
+
+
 def _deadline_scope(deadline_at: float | None) -> AbstractContextManager[object]:
     """``trio.fail_at(deadline_at)``, or nothing when there is no deadline."""
-    return nullcontext() if deadline_at is None else trio.fail_at(deadline_at)
+    return _NO_DEADLINE if deadline_at is None else trio.fail_at(deadline_at)
 
 
 _call_ids = ProcessIds("actrio")  # for x-actrio-request-id
 
 
-def _stamped(response: ModelResponse, **fields: Any) -> ModelResponse:
-    """Set fields on a response this module has just built and nobody else holds.
+_set_request_id = ModelResponse.__dict__["request_id"].__set__
+_set_attempts = ModelResponse.__dict__["attempts"].__set__
+_set_raw = ModelResponse.__dict__["raw"].__set__
+
+
+def _stamped(
+    response: ModelResponse, request_id: str | None, attempts: int, raw: Any
+) -> ModelResponse:
+    """Set the call's metadata on a response just parsed, which nobody else holds.
 
     ``attrs.evolve`` would copy the whole value (and run its validators)
     again on every call; the values set here are plain metadata.
     """
-    for name, value in fields.items():
-        object.__setattr__(response, name, value)
+    _set_request_id(response, request_id)
+    _set_attempts(response, attempts)
+    _set_raw(response, raw)
     return response
 
 
@@ -360,7 +378,7 @@ class HTTPAdapter(abc.ABC):
                 f"{type(self).__name__}: expected a ModelRequest, got {type(request).__name__}"
             )
         body = self._body(request, stream=stream)
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        return _encode_json(body).encode()
 
     async def _send(
         self, request: ModelRequest, content: bytes, *, stream: bool, attempt: int, call_id: str
@@ -464,12 +482,7 @@ class HTTPAdapter(abc.ABC):
     async def _complete(self, request: ModelRequest, content: bytes) -> ModelResponse:
         deadline_at = self._deadline_at()
         call_id = _call_ids.next()
-        made = [1]
-
-        async def once(attempt: int) -> ModelResponse:
-            made[0] = attempt
-            return await self._complete_once(request, content, attempt, call_id)
-
+        made = [1]  # the attempt under way, for the deadline's error
         try:
             with _deadline_scope(deadline_at):
                 # The first attempt directly, not through ``once`` and
@@ -479,6 +492,11 @@ class HTTPAdapter(abc.ABC):
                     return await self._complete_once(request, content, 1, call_id)
                 except ProviderError as exc:
                     delay = self._delay_after_first(exc, deadline_at)
+
+                async def once(attempt: int) -> ModelResponse:
+                    made[0] = attempt
+                    return await self._complete_once(request, content, attempt, call_id)
+
                 return await self._retrying(once, deadline_at, first_delay=delay)
         except trio.TooSlowError:
             raise ProviderTimeout(
@@ -568,10 +586,7 @@ class HTTPAdapter(abc.ABC):
             exc.status = exc.status or response.status_code
             raise
         return _stamped(
-            result,
-            request_id=request_id or result.request_id,
-            attempts=attempt,
-            raw=body if self.keep_raw else None,
+            result, request_id or result.request_id, attempt, body if self.keep_raw else None
         )
 
     # ------------------------------------------------------------ stream

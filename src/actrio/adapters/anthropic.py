@@ -103,8 +103,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, assert_never
 from urllib.parse import unquote_to_bytes
 
-from actrio.adapters._accumulate import MessageBuilder
+from actrio.adapters._accumulate import MessageBuilder, text_blocks, text_message
 from actrio.adapters._base import HTTPAdapter, loads_json
+from actrio.adapters._json import plain_json
 from actrio.adapters.errors import ProviderProtocolError, error_from_body
 from actrio.messages import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from actrio.types import (
@@ -115,6 +116,7 @@ from actrio.types import (
     Usage,
     UsageUpdate,
     _checked_usage,
+    _model_response,
 )
 
 if TYPE_CHECKING:
@@ -169,15 +171,6 @@ def _protocol(message: str) -> ProviderProtocolError:
 # ---------------------------------------------------------------- request
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with every mapping a dict and every sequence a list (for ``json.dumps``)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
     """Merge ``extra`` into ``target``, recursing where both sides are JSON objects."""
     for key, value in extra.items():
@@ -185,7 +178,7 @@ def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
         if isinstance(value, Mapping) and isinstance(current, dict):
             _merge(current, value)
         else:
-            target[key] = _plain(value)
+            target[key] = plain_json(value)
 
 
 def _image_source(part: ImagePart) -> dict[str, Any]:
@@ -233,7 +226,7 @@ def _block(part: Part) -> dict[str, Any] | None:
                 "type": "tool_use",
                 "id": part.id,
                 "name": part.name,
-                "input": _plain(part.arguments),
+                "input": plain_json(part.arguments),
             }
         case ToolResultPart():
             result: dict[str, Any] = {
@@ -265,7 +258,7 @@ def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
         else:
             turns.append({"role": role, "content": blocks})
     for turn in turns:
-        if turn["role"] == "user":
+        if turn["role"] == "user" and len(turn["content"]) > 1:
             # Tool results must open a user turn; the sort is stable.
             turn["content"].sort(key=lambda block: block["type"] != "tool_result")
     return turns
@@ -275,7 +268,7 @@ def _tool(spec: ToolSpec) -> dict[str, Any]:
     tool: dict[str, Any] = {
         "name": spec.name,
         "description": spec.description,
-        "input_schema": _plain(spec.parameters),
+        "input_schema": plain_json(spec.parameters),
     }
     if spec.strict:
         tool["strict"] = True
@@ -421,10 +414,10 @@ def _response(
     model: str | None,
     response_id: str | None,
 ) -> ModelResponse:
-    return ModelResponse(
-        message=builder.message(),
-        finish_reason=_FINISH.get(stop_reason or "", "stop"),
-        usage=_usage(usage),
+    return _model_response(
+        builder.message(),
+        _FINISH.get(stop_reason or "", "stop"),
+        _usage(usage),
         model=model,
         provider=PROVIDER,
         response_id=response_id,
@@ -432,8 +425,40 @@ def _response(
     )
 
 
+def _quick_message(body: dict[str, Any]) -> ModelResponse | None:
+    """A message of text blocks alone, read without the message builder.
+
+    The commonest body: ``type`` is ``message`` and every content block is a
+    ``text`` block with string text. :func:`_read_message` would append each
+    non-empty text to one text part; this builds that response directly.
+    Anything else (thinking, a tool call, another block or field type) is
+    ``None``, and the caller reads the body the general way
+    (:func:`_read_message`).
+    """
+    texts = text_blocks(body.get("content"), "text")
+    if texts is None or body.get("type") != "message":
+        return None
+    stop_reason = _opt_str(body.get("stop_reason"))
+    usage = body.get("usage")
+    return _model_response(
+        text_message(texts),
+        _FINISH.get(stop_reason or "", "stop"),
+        _usage(usage if isinstance(usage, dict) else {}),
+        model=_opt_str(body.get("model")),
+        provider=PROVIDER,
+        response_id=_opt_str(body.get("id")),
+        raw_finish_reason=stop_reason,
+    )
+
+
 def _parse_message(body: Any) -> ModelResponse:
     """A non-streaming Messages body as a :class:`ModelResponse`."""
+    quick = _quick_message(body) if isinstance(body, dict) else None
+    return quick if quick is not None else _read_message(body)
+
+
+def _read_message(body: Any) -> ModelResponse:
+    """A non-streaming Messages body read block by block (the general way)."""
     if not isinstance(body, dict):
         raise _protocol("the response body is not a JSON object")
     if body.get("type") == "error":
@@ -696,7 +721,8 @@ class AnthropicMessages(HTTPAdapter):
             "model": self.model,
             "max_tokens": self._max_tokens(request, budget),
         }
-        system = request.system_prompt
+        # (System messages come first: a request without one at the start has none.)
+        system = request.system_prompt if request.messages[0].role == "system" else ""
         if system:
             body["system"] = system
         body["messages"] = _messages(request.messages)
@@ -709,7 +735,7 @@ class AnthropicMessages(HTTPAdapter):
             body["thinking"] = {"type": "enabled", "budget_tokens": budget}
         if request.output is not None:
             body["output_config"] = {
-                "format": {"type": "json_schema", "schema": _plain(request.output.schema)}
+                "format": {"type": "json_schema", "schema": plain_json(request.output.schema)}
             }
         _sampling(body, request, extras, thinking=budget is not None)
         body["stream"] = stream

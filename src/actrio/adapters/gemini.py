@@ -94,6 +94,7 @@ How the neutral vocabulary maps to Gemini (PROTOCOL-NOTES facts 64-68, 78):
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import re
@@ -103,8 +104,9 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
-from actrio.adapters._accumulate import MessageBuilder
+from actrio.adapters._accumulate import MessageBuilder, text_blocks, text_message
 from actrio.adapters._base import HTTPAdapter, loads_json
+from actrio.adapters._json import plain_json
 from actrio.adapters.errors import ProviderProtocolError, error_from_body
 from actrio.messages import (
     ImagePart,
@@ -123,6 +125,7 @@ from actrio.types import (
     Usage,
     UsageUpdate,
     _checked_usage,
+    _model_response,
 )
 
 if TYPE_CHECKING:
@@ -172,6 +175,7 @@ _FILTERED: Final = frozenset(
 )
 _CHOICES: Final[Mapping[str, str]] = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
 _API_VERSION: Final = re.compile(r"[A-Za-z0-9._-]+")
+_NO_USAGE: Final = Usage()
 
 
 # ---------------------------------------------------------------- adapter
@@ -230,9 +234,8 @@ class Gemini(HTTPAdapter):
         self.api_version = api_version
 
     def _url(self, request: ModelRequest, *, stream: bool) -> str:
-        path = self.model if "/" in self.model else f"models/{self.model}"
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        return f"{self.base_url}/{self.api_version}/{quote(path, safe='/')}:{method}"
+        return f"{self.base_url}/{self.api_version}/{_model_path(self.model)}:{method}"
 
     def _auth_headers(self, key: str | None) -> dict[str, str]:
         return {"x-goog-api-key": key} if key else {}
@@ -241,9 +244,8 @@ class Gemini(HTTPAdapter):
         return _build_body(request)
 
     def _parse(self, body: Any) -> ModelResponse:
-        parser = GeminiStreamParser(model=self.model)
-        parser.feed_payload(body)
-        return parser.response()
+        quick = _quick_answer(body, self.model)
+        return quick if quick is not None else _read_answer(body, self.model)
 
     def _parser(self, request: ModelRequest) -> GeminiStreamParser:
         return GeminiStreamParser(model=self.model)
@@ -252,13 +254,10 @@ class Gemini(HTTPAdapter):
 # ---------------------------------------------------------------- request
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with every mapping a dict and every tuple a list (for ``json.dumps``)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+@functools.lru_cache(maxsize=64)
+def _model_path(model: str) -> str:
+    """The model's resource path, quoted for the URL (a few models per process: cached)."""
+    return quote(model if "/" in model else f"models/{model}", safe="/")
 
 
 def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -268,7 +267,7 @@ def _merge(into: dict[str, Any], extra: Mapping[str, Any]) -> None:
         if isinstance(current, dict) and isinstance(value, Mapping):
             _merge(current, value)
         else:
-            into[key] = _plain(value)
+            into[key] = plain_json(value)
 
 
 def _build_body(request: ModelRequest) -> dict[str, Any]:
@@ -302,7 +301,7 @@ def _build_body(request: ModelRequest) -> dict[str, Any]:
         body["generationConfig"] = config
     if extras is not None:
         if extras.safety_settings:
-            body["safetySettings"] = _plain(extras.safety_settings)
+            body["safetySettings"] = plain_json(extras.safety_settings)
         _merge(body, extras.body)
     return body
 
@@ -311,7 +310,7 @@ def _declaration(tool: ToolSpec) -> dict[str, Any]:
     return {
         "name": tool.name,
         "description": tool.description,
-        "parametersJsonSchema": _plain(tool.parameters),
+        "parametersJsonSchema": plain_json(tool.parameters),
     }
 
 
@@ -342,7 +341,7 @@ def _generation_config(request: ModelRequest, extras: GeminiExtras | None) -> di
             config["topP"] = extras.top_p
     if request.output is not None:
         config["responseMimeType"] = "application/json"
-        config["responseJsonSchema"] = _plain(request.output.schema)
+        config["responseJsonSchema"] = plain_json(request.output.schema)
     thinking: dict[str, Any] = {}
     if request.reasoning != "none":
         thinking["includeThoughts"] = True
@@ -360,7 +359,6 @@ def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     contents: list[dict[str, Any]] = []
     names: dict[str, str] = {}
     for i, message in enumerate(messages):
-        where = f"ModelRequest.messages[{i}]"
         if message.role == "system":
             continue
         if message.role == "assistant":
@@ -375,9 +373,7 @@ def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
             ]
         else:
             role = "user"
-            parts = [
-                _user_part(part, f"{where}.parts[{j}]") for j, part in enumerate(message.parts)
-            ]
+            parts = [_user_part(part, i, j) for j, part in enumerate(message.parts)]
         if not parts:
             continue
         if contents and contents[-1]["role"] == role:
@@ -387,9 +383,9 @@ def _contents(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     return contents
 
 
-def _user_part(part: object, where: str) -> dict[str, Any]:
+def _user_part(part: object, i: int, j: int) -> dict[str, Any]:
     if isinstance(part, ImagePart):
-        return _image(part, where)
+        return _image(part, f"ModelRequest.messages[{i}].parts[{j}]")
     assert isinstance(part, TextPart)
     return {"text": part.text}
 
@@ -462,7 +458,7 @@ def _model_parts(message: Message) -> list[dict[str, Any]]:
 
 def _function_call(call: ToolCallPart, *, first: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "functionCall": {"name": call.name, "args": _plain(call.arguments), "id": call.id}
+        "functionCall": {"name": call.name, "args": plain_json(call.arguments), "id": call.id}
     }
     if call.signature:
         out["thoughtSignature"] = call.signature
@@ -642,6 +638,59 @@ def _usage(meta: Mapping[str, Any]) -> Usage:
         output_tokens=_count(meta, "candidatesTokenCount") + thoughts,
         cached_input_tokens=min(_count(meta, "cachedContentTokenCount"), prompt),
         reasoning_tokens=thoughts,
+    )
+
+
+def _finish_reason(raw: str | None, *, blocked: bool, called: bool) -> FinishReason:
+    if blocked or raw in _FILTERED:
+        return "content_filter"
+    if raw == "MAX_TOKENS":
+        return "length"
+    return "tool_calls" if called else "stop"
+
+
+def _read_answer(body: Any, model: str) -> ModelResponse:
+    """A whole body, fed to the stream parser as one chunk (the general way)."""
+    parser = GeminiStreamParser(model=model)
+    parser.feed_payload(body)
+    return parser.response()
+
+
+def _quick_answer(body: Any, model: str) -> ModelResponse | None:
+    """An answer of text alone, read without the stream parser.
+
+    The commonest body: no ``error``, and a first candidate whose content
+    parts are all ``{"text": <str>}``. The parser would append each non-empty
+    text to one text part; this builds that response directly. Anything else
+    (a thought, a signature, a function call, a blocked prompt, another
+    field or type) is ``None``, and the caller feeds the body to the parser
+    (:func:`_read_answer`).
+    """
+    if type(body) is not dict or body.get("error") is not None:
+        return None
+    candidates = body.get("candidates")
+    if type(candidates) is not list or not candidates:
+        return None
+    candidate = candidates[0]
+    if type(candidate) is not dict:
+        return None
+    content = candidate.get("content")
+    texts = text_blocks(content.get("parts") if type(content) is dict else None, None)
+    if texts is None:
+        return None
+    finish = candidate.get("finishReason")
+    raw = finish if type(finish) is str and finish else None
+    meta = body.get("usageMetadata")
+    version = body.get("modelVersion")
+    response_id = body.get("responseId")
+    return _model_response(
+        text_message(texts),
+        _finish_reason(raw, blocked=False, called=False),
+        _usage(meta) if type(meta) is dict else _NO_USAGE,
+        model=version if type(version) is str and version else model,
+        provider=PROVIDER,
+        response_id=response_id if type(response_id) is str and response_id else None,
+        raw_finish_reason=raw,
     )
 
 
@@ -843,19 +892,10 @@ class GeminiStreamParser:
     # ------------------------------------------------------------ output
 
     def _answer(self, message: Message) -> ModelResponse:
-        finish: FinishReason
-        if self._blocked or self._finish in _FILTERED:
-            finish = "content_filter"
-        elif self._finish == "MAX_TOKENS":
-            finish = "length"
-        elif message.tool_calls:
-            finish = "tool_calls"
-        else:
-            finish = "stop"
-        return ModelResponse(
-            message=message,
-            finish_reason=finish,
-            usage=self.usage,
+        return _model_response(
+            message,
+            _finish_reason(self._finish, blocked=self._blocked, called=bool(message.tool_calls)),
+            self.usage,
             model=self._model,
             provider=PROVIDER,
             response_id=self._response_id,

@@ -104,7 +104,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, assert_never
 from urllib.parse import urlsplit
@@ -113,6 +112,7 @@ import attrs
 
 from actrio.adapters._accumulate import MessageBuilder, parse_arguments
 from actrio.adapters._base import HTTPAdapter, loads_json
+from actrio.adapters._json import plain_json
 from actrio.adapters.errors import (
     AuthenticationError,
     ProviderError,
@@ -127,6 +127,8 @@ from actrio.messages import (
     TextPart,
     ToolCallPart,
     ToolResultPart,
+    _assistant_message,
+    _text_part,
 )
 from actrio.types import (
     FinishReason,
@@ -137,9 +139,12 @@ from actrio.types import (
     Usage,
     UsageUpdate,
     _checked_usage,
+    _model_response,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import httpx
     import trio
 
@@ -366,15 +371,6 @@ class OpenAIChat(HTTPAdapter):
 # ---------------------------------------------------------------- request body
 
 
-def _plain(value: Any) -> Any:
-    """``value`` with every mapping a dict and every tuple a list (for ``json.dumps``)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _build_body(
     request: ModelRequest, *, model: str, dialect: ChatDialect, stream: bool
 ) -> dict[str, Any]:
@@ -395,7 +391,7 @@ def _build_body(
     if request.output is not None:
         schema: dict[str, Any] = {
             "name": request.output.name,
-            "schema": _plain(request.output.schema),
+            "schema": plain_json(request.output.schema),
             "strict": request.output.strict,
         }
         if request.output.description:
@@ -442,7 +438,10 @@ def _message(message: Message, i: int, dialect: ChatDialect) -> list[dict[str, A
 
 
 def _user_content(message: Message, i: int, dialect: ChatDialect) -> str | list[dict[str, Any]]:
-    if not any(isinstance(part, ImagePart) for part in message.parts):
+    parts = message.parts
+    if len(parts) == 1 and type(parts[0]) is TextPart:
+        return parts[0].text  # the commonest user message, and its `text`
+    if not any(isinstance(part, ImagePart) for part in parts):
         return message.text
     content: list[dict[str, Any]] = []
     for j, part in enumerate(message.parts):
@@ -486,7 +485,7 @@ def _call(call: ToolCallPart, dialect: ChatDialect) -> dict[str, Any]:
 
 
 def _tool(spec: ToolSpec) -> dict[str, Any]:
-    function: dict[str, Any] = {"name": spec.name, "parameters": _plain(spec.parameters)}
+    function: dict[str, Any] = {"name": spec.name, "parameters": plain_json(spec.parameters)}
     if spec.description:
         function["description"] = spec.description
     if spec.strict:
@@ -550,7 +549,7 @@ def _extras(body: dict[str, Any], extras: OpenAIChatExtras | None) -> None:
         raise RequestError(
             f"OpenAIChatExtras.body: n={n!r} asks for several choices; actrio takes exactly one"
         )
-    body.update(_plain(extras.body))
+    body.update(plain_json(extras.body))
 
 
 # ---------------------------------------------------------------- reading helpers
@@ -575,6 +574,7 @@ _FINISH: Final[Mapping[str, FinishReason]] = MappingProxyType(
 """Finish reasons seen from OpenAI and compatible servers; any other word is ``stop``."""
 
 _CUT: Final = "the output token limit was reached while the call was being written"
+_NO_USAGE: Final = Usage()
 _KEEP_ALIVES: Final = frozenset({"keep-alive", "keepalive", "ping"})
 
 
@@ -747,13 +747,14 @@ def _parse_response(body: Any, *, model: str) -> ModelResponse:
     if reasoning := _reasoning(message):
         parts.append(ReasoningPart(text=reasoning, provider=PROVIDER))
     if text := _content(message.get("content")) + refusal:
-        parts.append(TextPart(text=text))
-    parts.extend(_response_calls(message, response_id, cut=_is_length(raw_finish)))
-    has_calls = any(isinstance(p, ToolCallPart) for p in parts)
-    return ModelResponse(
-        message=Message(role="assistant", parts=tuple(parts)),
-        finish_reason=_finish(raw_finish, refused=bool(refusal), has_calls=has_calls),
-        usage=_usage(body.get("usage")) or Usage(),
+        parts.append(_text_part(text))
+    calls = _response_calls(message, response_id, cut=_is_length(raw_finish))
+    if calls:
+        parts.extend(calls)
+    return _model_response(
+        _assistant_message(tuple(parts)),
+        _finish(raw_finish, refused=bool(refusal), has_calls=bool(calls)),
+        _usage(body.get("usage")) or _NO_USAGE,
         model=_str(body.get("model")) or model,
         provider=PROVIDER,
         response_id=response_id,
@@ -983,12 +984,10 @@ class OpenAIChatStreamParser:
         return self._result(self.builder.message(cut="the stream broke before the call ended"))
 
     def _result(self, message: Message) -> ModelResponse:
-        return ModelResponse(
-            message=message,
-            finish_reason=_finish(
-                self._raw_finish, refused=self._refused, has_calls=bool(message.tool_calls)
-            ),
-            usage=self._usage or Usage(),
+        return _model_response(
+            message,
+            _finish(self._raw_finish, refused=self._refused, has_calls=bool(message.tool_calls)),
+            self._usage or _NO_USAGE,
             model=self._model,
             provider=PROVIDER,
             response_id=self._response_id,

@@ -87,7 +87,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn
 
-from actrio.adapters._accumulate import MessageBuilder
+from actrio.adapters._accumulate import MessageBuilder, text_blocks, text_message
 from actrio.adapters._base import HTTPAdapter, loads_json
 from actrio.adapters.errors import ProviderError, ProviderProtocolError, error_from_body
 from actrio.messages import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
@@ -98,6 +98,7 @@ from actrio.types import (
     Usage,
     UsageUpdate,
     _checked_usage,
+    _model_response,
 )
 
 if TYPE_CHECKING:
@@ -125,6 +126,8 @@ _INCOMPLETE: Final[Mapping[str, FinishReason]] = {
     "content_filter": "content_filter",
 }
 _CUT_SHORT: Final = "the stream ended before the call was complete"
+_NO_USAGE: Final = Usage()
+_NO_EXTRAS: Final = OpenAIResponsesExtras()
 
 
 class OpenAIResponses(HTTPAdapter):
@@ -198,9 +201,9 @@ class OpenAIResponses(HTTPAdapter):
     def _body(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
         if request.stop:
             raise RequestError("ModelRequest.stop: the Responses API has no stop sequences")
-        extras = request.extras_for(OpenAIResponsesExtras) or OpenAIResponsesExtras()
+        extras = request.extras_for(OpenAIResponsesExtras) or _NO_EXTRAS
         body: dict[str, Any] = {"model": self.model}
-        if any(m.role == "system" for m in request.messages):
+        if request.messages[0].role == "system":  # (system messages come first)
             body["instructions"] = request.system_prompt
         body["input"] = _input_items(request.messages, store=extras.store)
         if request.tools:
@@ -213,38 +216,41 @@ class OpenAIResponses(HTTPAdapter):
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
             body["max_output_tokens"] = request.max_tokens
-        body.update(self._reasoning(request, extras))
+        self._reasoning(body, request, extras)
         body["store"] = extras.store
         body["stream"] = stream
-        body.update(_extras_fields(extras))
-        body.update(extras.body)
+        if extras is not _NO_EXTRAS:
+            body.update(_extras_fields(extras))
+            body.update(extras.body)
         return body
 
-    def _reasoning(self, request: ModelRequest, extras: OpenAIResponsesExtras) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        config: dict[str, Any] = {}
-        if request.reasoning_effort is not None:
-            config["effort"] = request.reasoning_effort
-        if request.reasoning == "summary":
-            config["summary"] = self.reasoning_summary
-        if config:
-            out["reasoning"] = config
+    def _reasoning(
+        self, body: dict[str, Any], request: ModelRequest, extras: OpenAIResponsesExtras
+    ) -> None:
+        """Add ``reasoning`` and ``include`` to ``body``, when they say anything."""
+        effort = request.reasoning_effort
+        mode = request.reasoning
+        if effort is not None or mode == "summary":
+            config: dict[str, Any] = {}
+            if effort is not None:
+                config["effort"] = effort
+            if mode == "summary":
+                config["summary"] = self.reasoning_summary
+            body["reasoning"] = config
         include = list(dict.fromkeys(extras.include))
-        reasoning_on = request.reasoning != "none" or request.reasoning_effort is not None
+        reasoning_on = mode != "none" or effort is not None
         if reasoning_on and not extras.store and ENCRYPTED_REASONING not in include:
             include.append(ENCRYPTED_REASONING)
         if include:
-            out["include"] = include
-        return out
+            body["include"] = include
 
     def _parse(self, body: Any) -> ModelResponse:
         if not isinstance(body, dict):
             raise ProviderProtocolError("the response body is not a JSON object", provider=PROVIDER)
         if "output" not in body and isinstance(body.get("error"), dict):
             raise error_from_body(body, provider=PROVIDER)  # an error envelope sent with 200
-        parser = OpenAIResponsesStreamParser()
-        parser.load(body)
-        return parser.response()
+        quick = _quick_response(body)
+        return quick if quick is not None else _read_response(body)
 
     def _parser(self, request: ModelRequest) -> OpenAIResponsesStreamParser:
         return OpenAIResponsesStreamParser()
@@ -468,6 +474,48 @@ def _finish(
     return "stop", status
 
 
+def _read_response(body: dict[str, Any]) -> ModelResponse:
+    """A whole response body, replayed through the stream parser (the general way)."""
+    parser = OpenAIResponsesStreamParser()
+    parser.load(body)
+    return parser.response()
+
+
+def _quick_response(body: dict[str, Any]) -> ModelResponse | None:
+    """A completed response of message text alone, read without the stream parser.
+
+    The commonest answer: ``status`` is ``completed`` and every output item is
+    a ``message`` whose content is ``output_text`` parts with string text.
+    The parser would append each non-empty text to one text part and
+    finish with ``stop``; this builds that response directly. Anything else
+    (a refusal, a function call, reasoning, another item or field type) is
+    ``None``, and the caller replays the body through the parser
+    (:func:`_read_response`).
+    """
+    if body.get("status") != "completed":
+        return None
+    output = body.get("output")
+    if type(output) is not list:
+        return None
+    texts: list[str] = []
+    for item in output:
+        if type(item) is not dict or item.get("type") != "message":
+            return None
+        item_texts = text_blocks(item.get("content"), "output_text")
+        if item_texts is None:
+            return None
+        texts += item_texts
+    return _model_response(
+        text_message(texts),
+        "stop",
+        _usage(body.get("usage")) or _NO_USAGE,
+        model=_str(body, "model") or None,
+        provider=PROVIDER,
+        response_id=_str(body, "id") or None,
+        raw_finish_reason="completed",
+    )
+
+
 def _some(*events: StreamEvent | None) -> list[StreamEvent]:
     return [e for e in events if e is not None]
 
@@ -566,10 +614,10 @@ class OpenAIResponsesStreamParser:
 
     def _result(self, message: Message) -> ModelResponse:
         finish, raw = _finish(self._status, self._reason, bool(message.tool_calls), self._refused)
-        return ModelResponse(
-            message=message,
-            finish_reason=finish,
-            usage=self._usage,
+        return _model_response(
+            message,
+            finish,
+            self._usage,
             model=self._model,
             provider=PROVIDER,
             response_id=self._response_id,

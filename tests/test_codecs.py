@@ -2356,3 +2356,23 @@ def test_fuzz_streams_of_mixed_payloads(api: str, chunks: list[Any]) -> None:
 def test_fuzz_detection_never_raises(value: Any) -> None:
     for detected in (detect_request_codec(value), detect_response_codec(value)):
         assert detected is None or detected.name in APIS
+
+
+def test_the_codecs_load_on_first_use() -> None:
+    """``import actrio`` needs the values, not the three readers (import time)."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys, actrio, actrio.codecs as c\n"
+        "print(sorted(m for m in sys.modules if m.startswith('actrio.codecs._')))\n"
+        "print(c.codec_for('openai-chat').name, c.OpenAIChatCodec.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60
+    )
+    loaded, used = done.stdout.splitlines()
+    assert loaded == "['actrio.codecs._base', 'actrio.codecs._values']"
+    assert used == "openai-chat OpenAIChatCodec"
+    with pytest.raises(AttributeError, match="nope"):
+        _ = actrio.codecs.nope  # type: ignore[attr-defined]

@@ -35,9 +35,6 @@ from actrio.codecs import (
     CodecError,
     LLMCodec,
     LLMRequest,
-    codec_for,
-    detect_request_codec,
-    detect_response_codec,
 )
 from actrio.events import JsonValue, ScopeType
 from actrio.kernel import ActorSystem, UsageError, current_system
@@ -245,6 +242,9 @@ async def execute_tool(
 
 
 def _codec(codec: LLMCodec | str | None, request: LLMRequest) -> LLMCodec | None:
+    # The codecs load with the first LLM call (import time).
+    from actrio.codecs._registry import codec_for, detect_request_codec  # noqa: PLC0415
+
     if isinstance(codec, str):
         return codec_for(codec)
     if codec is not None:
@@ -269,7 +269,10 @@ def _annotate_request(codec: LLMCodec | None, request: LLMRequest) -> AnnotatedL
 def _annotate_response(codec: LLMCodec | None, body: JsonValue) -> AnnotatedLLMResponse | None:
     if not isinstance(body, dict):
         return None
-    codec = codec if codec is not None else detect_response_codec(body)
+    if codec is None:
+        from actrio.codecs._registry import detect_response_codec  # noqa: PLC0415
+
+        codec = detect_response_codec(body)
     if codec is None:
         return None
     try:

@@ -33,13 +33,9 @@ one raises :class:`CodecError`. In-band stream errors are kept in the
 accumulated response's ``api_specific["error"]``.
 """
 
-from actrio.codecs._anthropic import AnthropicMessagesCodec as AnthropicMessagesCodec
+from typing import TYPE_CHECKING
+
 from actrio.codecs._base import CodecError as CodecError
-from actrio.codecs._openai_chat import OpenAIChatCodec as OpenAIChatCodec
-from actrio.codecs._openai_responses import OpenAIResponsesCodec as OpenAIResponsesCodec
-from actrio.codecs._registry import codec_for as codec_for
-from actrio.codecs._registry import detect_request_codec as detect_request_codec
-from actrio.codecs._registry import detect_response_codec as detect_response_codec
 from actrio.codecs._values import AnnotatedLLMRequest as AnnotatedLLMRequest
 from actrio.codecs._values import AnnotatedLLMResponse as AnnotatedLLMResponse
 from actrio.codecs._values import LLMCodec as LLMCodec
@@ -60,3 +56,31 @@ __all__ = (
     "detect_request_codec",
     "detect_response_codec",
 )
+
+if TYPE_CHECKING:  # loaded on first use, below
+    from actrio.codecs._anthropic import AnthropicMessagesCodec as AnthropicMessagesCodec
+    from actrio.codecs._openai_chat import OpenAIChatCodec as OpenAIChatCodec
+    from actrio.codecs._openai_responses import OpenAIResponsesCodec as OpenAIResponsesCodec
+    from actrio.codecs._registry import codec_for as codec_for
+    from actrio.codecs._registry import detect_request_codec as detect_request_codec
+    from actrio.codecs._registry import detect_response_codec as detect_response_codec
+
+#: The codecs themselves load on first use: ``import actrio`` only needs the
+#: values (``LLMRequest``, the annotations), not three wire formats' readers.
+_LAZY = {
+    "AnthropicMessagesCodec": "actrio.codecs._anthropic",
+    "OpenAIChatCodec": "actrio.codecs._openai_chat",
+    "OpenAIResponsesCodec": "actrio.codecs._openai_responses",
+    "codec_for": "actrio.codecs._registry",
+    "detect_request_codec": "actrio.codecs._registry",
+    "detect_response_codec": "actrio.codecs._registry",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'actrio.codecs' has no attribute {name!r}")
+    import importlib  # noqa: PLC0415
+
+    return getattr(importlib.import_module(module), name)

@@ -183,7 +183,7 @@ async def _summarize(
     available: int,
 ) -> ModelRequest | None:
     """Stage 3: summarise ``dropped`` with a model call; ``None`` if it cannot help."""
-    from actrio.agents._loop import announce, charge_response  # noqa: PLC0415  # cycle
+    from actrio.agents._loop import account  # noqa: PLC0415  # cycle
     from actrio.agents._model_call import ModelCallActor  # noqa: PLC0415
 
     text = _render(dropped)
@@ -206,8 +206,7 @@ async def _summarize(
     except Exception:  # noqa: BLE001  # stage 2 alone already fits; go without it
         ledger.close()
         return None
-    await charge_response(state, response, ledger=ledger)
-    await announce(state, step, response)
+    await account(state, step, response, ledger=ledger)
     ledger.close()
     summary = response.text.strip()
     if not summary:

@@ -66,33 +66,31 @@ if TYPE_CHECKING:
     from actrio.adapters.router import Model
     from actrio.policy._spec import PolicySpec
 
-__all__ = ("AgentActor", "announce", "charge_response", "run_tree")
+__all__ = ("AgentActor", "account", "run_tree")
 
 run_ids = ProcessIds("run")
 
 _HANDOFF_PARAMETERS: Final = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
-async def charge_response(
-    state: AgentState, response: ModelResponse, *, ledger: BudgetLedger | None = None
+async def account(
+    state: AgentState, step: int, response: ModelResponse, *, ledger: BudgetLedger | None = None
 ) -> None:
-    """Charge one model call's tokens and cost up the budget chain and the totals."""
+    """Account for one model call's answer (a summary's too).
+
+    Its tokens and cost are charged up the budget chain (the call itself was
+    counted when it was made, in :class:`ModelCallActor`) and to the totals,
+    and its :class:`ModelCalled` is published.
+    """
     model = response.model or str(state.model.model)
     price = state.tree.runtime.prices.get(model)
     cost = price.cost(response.usage) if price is not None else None
     state.totals.add(response.usage, cost, model)
-    # The call itself was counted when it was made (ModelCallActor).
     spend = Spend(total_tokens=response.usage.total_tokens, usd=cost or 0.0)
     broken = (ledger or state.ledger).charge(spend)
     if broken is not None:
         state.tree.stop_for(broken, state)
     await state.tree.flush()
-
-
-async def announce(state: AgentState, step: int, response: ModelResponse) -> None:
-    """Publish the :class:`ModelCalled` of one model call (a summary's too)."""
-    model = response.model or str(state.model.model)
-    price = state.tree.runtime.prices.get(model)
     await state.tree.system.bus.publish(
         ModelCalled(
             run_id=state.run_id,
@@ -103,7 +101,7 @@ async def announce(state: AgentState, step: int, response: ModelResponse) -> Non
             finish_reason=response.finish_reason,
             tool_calls=len(response.tool_calls),
             usage=response.usage,
-            cost_usd=price.cost(response.usage) if price is not None else 0.0,
+            cost_usd=cost or 0.0,
         )
     )
 
@@ -166,8 +164,7 @@ class AgentActor:
             response = await self._call(step)
             state.steps = step  # counted once answered: an interrupted call is made again
             self._append(response.message)
-            await charge_response(state, response)
-            await announce(state, step, response)
+            await account(state, step, response)
             calls = response.tool_calls
             if calls:
                 if await self._tools(step, calls, ending):
@@ -370,7 +367,6 @@ async def run_tree(
     if resume is not None:
         steps = resume.steps - resume.agent_steps
         _restore(state, resume)
-    ending = _Ending()
     first = True
     try:
         while True:

@@ -68,9 +68,10 @@ class RunTree:
         Each waits for room at most :data:`END_EVENT_GRACE` seconds, and is
         not cancelled meanwhile: it also runs from cleanup (a run's end).
         """
-        while self.pending_events:
-            event = self.pending_events.pop(0)
-            await self.system.bus.publish_within(event, END_EVENT_GRACE)
+        while self.pending_events:  # events charged meanwhile come in the next batch
+            batch, self.pending_events = self.pending_events, []
+            for event in batch:
+                await self.system.bus.publish_within(event, END_EVENT_GRACE)
 
     def host_for(self, state: AgentState) -> ToolHost:
         """The tool host for ``state``'s agent: its tools, and every policy that applies.

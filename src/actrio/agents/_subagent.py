@@ -17,9 +17,9 @@ from actrio.types import to_wire
 if TYPE_CHECKING:
     from actrio.agents._agent import Agent
 
-__all__ = ("subagent_tool",)
+__all__ = ("AGENT_TOOL_PARAMETERS", "describe", "subagent_tool")
 
-_PARAMETERS: Final = {
+AGENT_TOOL_PARAMETERS: Final = {
     "type": "object",
     "properties": {"input": {"type": "string", "description": "What to ask the agent."}},
     "required": ["input"],
@@ -72,10 +72,15 @@ def subagent_tool(
         output = result.output
         return to_wire(output) if attrs.has(type(output)) else output
 
-    first_line = agent.instructions.strip().split("\n", 1)[0]
     return Tool.from_schema(
         name or agent.name,
-        description or agent.description or first_line or f"Ask the agent {agent.name}.",
-        _PARAMETERS,
+        description or describe(agent, "agent"),
+        AGENT_TOOL_PARAMETERS,
         run_subagent,
     )
+
+
+def describe(agent: Agent[Any], what: str) -> str:
+    """What the calling model is told an agent does: its description, else its first line."""
+    first_line = agent.instructions.strip().split("\n", 1)[0]
+    return agent.description or first_line or f"Ask the {what} {agent.name}."

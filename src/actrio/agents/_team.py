@@ -29,6 +29,7 @@ from actrio.agents._agent import Agent
 from actrio.agents._result import RunFailed, RunResult, SubAgentStopped
 from actrio.agents._run import stream_agent
 from actrio.agents._state import current_agent_state
+from actrio.agents._subagent import AGENT_TOOL_PARAMETERS, describe
 from actrio.context._budget import Budget, Spend
 from actrio.kernel import (
     Actor,
@@ -51,13 +52,6 @@ __all__ = ("RESTART_WAIT", "AgentWorker", "MemberUnavailable", "RunAgent", "Team
 
 RESTART_WAIT: Final = 1.0
 """Seconds a call waits for a member's worker that is being restarted."""
-
-_PARAMETERS: Final = {
-    "type": "object",
-    "properties": {"input": {"type": "string", "description": "What to ask the agent."}},
-    "required": ["input"],
-    "additionalProperties": False,
-}
 
 
 @attrs.frozen
@@ -303,11 +297,10 @@ class TeamHandle:
             output = result.output
             return json.dumps(to_wire(output)) if attrs.has(type(output)) else output
 
-        first_line = agent.instructions.strip().split("\n", 1)[0]
         return Tool.from_schema(
             agent.name,
-            agent.description or first_line or f"Ask the team member {agent.name}.",
-            _PARAMETERS,
+            describe(agent, "team member"),
+            AGENT_TOOL_PARAMETERS,
             ask_member,
         )
 

@@ -40,7 +40,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actrio.adapters import _base
+from actrio.adapters import _base, _json
 from actrio.adapters._accumulate import MessageBuilder, text_blocks, text_message
 from actrio.adapters._json import plain_json
 from actrio.adapters.anthropic import AnthropicMessages, _quick_message, _read_message
@@ -624,7 +624,7 @@ def test_the_shared_encoder_is_json_dumps(value: Any, nan: bool) -> None:
     except (TypeError, ValueError) as exc:
         expected = (type(exc), str(exc))
     try:
-        got: Any = _base._encode_json(value)
+        got: Any = _json.encode_json(value)
     except (TypeError, ValueError) as exc:
         got = (type(exc), str(exc))
     assert got == expected
@@ -634,8 +634,8 @@ def test_the_shared_encoder_refuses_a_cycle_as_json_dumps_does() -> None:
     cycle: list[Any] = []
     cycle.append(cycle)
     with pytest.raises(ValueError, match="Circular reference"):
-        _base._encode_json(cycle)
-    assert _base._encode_json({"é": [1.5, None]}) == '{"é":[1.5,null]}'  # after an error
+        _json.encode_json(cycle)
+    assert _json.encode_json({"é": [1.5, None]}) == '{"é":[1.5,null]}'  # after an error
 
 
 # ---------------------------------------------------------------- request bodies

@@ -24,11 +24,13 @@ from actrio.adapters.errors import (
     QuotaExceeded,
     RateLimited,
     ServerError,
+    StreamInterrupted,
     error_from_body,
     error_from_response,
     redact_headers,
     redact_url,
 )
+from actrio.adapters.openai_chat import OpenAIChat
 from actrio.adapters.retry import RetryPolicy
 from actrio.adapters.router import (
     PROVIDERS,
@@ -531,6 +533,35 @@ async def test_fallback_streams_fall_back_only_while_opening() -> None:
         async with both_down.stream(REQUEST):
             pass  # pragma: no cover - never entered
     assert len(both_down.skipped) == 1
+
+
+async def test_a_stream_interrupted_while_opening_falls_back_on_its_cause() -> None:
+    """P-07: output and a rate limit in the first read; nothing was delivered, so the chain
+    moves on, and the skipped error carries the first model's output."""
+    reads = (
+        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hal"}}]}\n\n'
+        b'data: {"error":{"message":"slow down","code":429}}\n\n'
+    )
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=reads, headers={"content-type": "text/event-stream"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        first = OpenAIChat("a", api_key="k", http_client=client, retry=RetryPolicy(max_retries=0))
+        chain = FallbackModel([first, FakeModel("b", "from b")])
+        async with chain.stream(REQUEST) as events:
+            got = list(events)
+        assert got[0] == TextDelta(text="from b")
+        (skipped,) = chain.skipped
+        assert isinstance(skipped, StreamInterrupted)
+        assert isinstance(skipped.cause, RateLimited)
+        assert skipped.partial.text == "Hal"
+        # Not a cause the chain moves on for: the interruption is raised.
+        strict = FallbackModel([first, FakeModel("b", "never")], on=(ServerError,))
+        with pytest.raises(StreamInterrupted) as caught:
+            async with strict.stream(REQUEST):
+                pass  # pragma: no cover - never entered
+        assert caught.value.partial.text == "Hal"
 
 
 def test_fallback_needs_models() -> None:

@@ -36,9 +36,11 @@ from actrio.adapters import anthropic as anthropic_module
 from actrio.adapters import gemini as gemini_module
 from actrio.adapters import openai_chat as openai_chat_module
 from actrio.adapters import openai_responses as openai_responses_module
-from actrio.adapters._base import ModelStream, loads_json
+from actrio.adapters._accumulate import parse_arguments
+from actrio.adapters._base import ModelStream
+from actrio.adapters._json import TooDeep, loads_json
 from actrio.adapters.anthropic import AnthropicMessages, AnthropicStreamParser
-from actrio.adapters.errors import ProviderError, StreamInterrupted
+from actrio.adapters.errors import ProviderError, ProviderProtocolError, StreamInterrupted
 from actrio.adapters.gemini import Gemini, GeminiStreamParser
 from actrio.adapters.openai_chat import OpenAIChat, OpenAIChatStreamParser
 from actrio.adapters.openai_responses import OpenAIResponses, OpenAIResponsesStreamParser
@@ -328,17 +330,58 @@ def test_loads_json_is_json_loads_on_odd_bytes(data: bytes) -> None:
     assert repr(outcome(loads_json, data)) == repr(outcome(json.loads, data))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="json.loads (and so loads_json, and every stream parser) raises RecursionError on "
-    "JSON nested deeper than the interpreter's recursion limit: it is not mapped to "
-    "ProviderProtocolError (it was not before the fast paths either)",
+DEEP = '{"a":' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+@pytest.mark.parametrize(
+    "parser",
+    [
+        lambda: OpenAIChatStreamParser(model="m"),
+        OpenAIResponsesStreamParser,
+        AnthropicStreamParser,
+        lambda: GeminiStreamParser(model="m"),
+    ],
 )
-def test_deeply_nested_payload_is_a_protocol_error() -> None:
-    parser = OpenAIChatStreamParser(model="m")
-    with pytest.raises(ProviderError):
-        parser.feed(ServerSentEvent('{"a":' + "[" * 100_000 + "]" * 100_000 + "}"))
+def test_deeply_nested_payload_is_a_protocol_error(parser: Callable[[], Any]) -> None:
+    """P-10: JSON nested past the recursion limit is a typed protocol error, not a crash."""
+    with pytest.raises(ProviderProtocolError, match="not JSON"):
+        parser().feed(ServerSentEvent(DEEP))
+    with pytest.raises(ProviderProtocolError, match="not JSON"):
+        parser()._feed_data(DEEP, "message")
+
+
+@pytest.mark.parametrize("text", [DEEP, "[" * 100_000, " " + DEEP])
+def test_loads_json_of_deep_nesting_is_a_value_error(text: str) -> None:
+    with pytest.raises(TooDeep, match="nested too deeply"):
+        loads_json(text)
+    with pytest.raises(TooDeep):
+        loads_json(text.encode())
+
+
+async def test_a_deeply_nested_body_is_a_protocol_error_or_an_http_error() -> None:
+    """P-10: ``complete()`` of a 200 that is too deep; an error page too deep keeps its status."""
+    bodies = iter([(200, DEEP), (400, DEEP)])
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        status, body = next(bodies)
+        return httpx.Response(status, content=body, headers={"content-type": "application/json"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+        adapter = OpenAIChat("m", api_key=KEY, http_client=client, retry=RetryPolicy(max_retries=0))
+        with pytest.raises(ProviderProtocolError, match="not JSON"):
+            await adapter.complete(ASK)
+        with pytest.raises(ProviderError) as info:
+            await adapter.complete(ASK)
+        assert info.value.status == 400
+
+
+def test_deeply_nested_tool_arguments_are_a_recorded_problem() -> None:
+    """Arguments too deep to read mark the call as bad; nothing raises."""
+    arguments, problem = parse_arguments('{"x":' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert arguments == {}
+    assert problem is not None
+    assert "not valid JSON" in problem
+    assert "nested too deeply" in problem
 
 
 # ---------------------------------------------------------------- the chat parser
@@ -622,14 +665,9 @@ async def run(
         )
     )
     events: list[StreamEvent] = []
+    options.setdefault("retry", RetryPolicy(max_retries=0))
     async with httpx.AsyncClient(transport=transport) as client:
-        adapter = cls(
-            "model-x",
-            api_key=KEY,
-            http_client=client,
-            retry=RetryPolicy(max_retries=0),
-            **options,
-        )
+        adapter = cls("model-x", api_key=KEY, http_client=client, **options)
         try:
             async with adapter.stream(ASK) as stream:
                 async for event in stream:
@@ -709,6 +747,35 @@ async def test_a_read_of_several_events_takes_the_general_path() -> None:
     assert [e.text for e in events] == ["a", "b", "c"]  # type: ignore[union-attr]
     assert error[0] is StreamInterrupted
     assert error[4].text == "abc"
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(None, 1), (429, 3)])
+async def test_output_in_the_first_read_is_not_lost_to_an_error(
+    status: int | None, attempts: int, autojump_clock: trio.abc.Clock
+) -> None:
+    """P-07, P-09: output and an in-band error in the very first read.
+
+    Nothing was delivered, so a retryable error is retried (every attempt
+    here fails the same way). The error that ends the stream is a
+    ``StreamInterrupted`` carrying the last attempt's output, retryable or
+    not: it is never dropped.
+    """
+    code = b',"code":%d' % status if status else b""
+    reads = [
+        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n'
+        b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"lo"}}]}\n\n'
+        b'data: {"error":{"message":"boom"%s}}\n\n' % code
+    ]
+    events, error, _ = await run(OpenAIChat, reads, retry=RetryPolicy(max_retries=2))
+    assert events == []
+    kind, message, _, request_id, partial, cause, cause_message = error
+    assert kind is StreamInterrupted
+    assert partial.text == "Hello"
+    assert partial.attempts == attempts
+    assert "boom" in message
+    assert "boom" in cause_message
+    assert request_id == "req-1"
+    assert cause is not StreamInterrupted
 
 
 async def test_a_body_of_bytearrays_is_read_as_bytes() -> None:

@@ -569,10 +569,13 @@ async def test_stream_breaking_with_an_error(name: str) -> None:
     assert cause.code == code
     assert words in cause.message
     assert caught.value.partial.tool_calls == ()
-    # Read in one piece, nothing was delivered yet: the error itself is raised.
-    with pytest.raises(cls) as direct:
+    # Read in one piece, nothing was delivered yet, and there is no retry
+    # left: the error still carries the output that came before it (P-07).
+    with pytest.raises(StreamInterrupted) as whole:
         await run_stream(Server([sse_response([raw])]))
-    assert direct.value.code == code
+    assert type(whole.value.cause) is cls
+    assert whole.value.cause.code == code
+    assert whole.value.partial.message == caught.value.partial.message
 
 
 @needs_fixtures

@@ -14,9 +14,9 @@ not a JSON object carries a ``problem``. Neither may run.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Final
 
+from actrio.adapters._json import loads_json
 from actrio.messages import ReasoningPart, ToolCallPart, _assistant_message, _text_part
 from actrio.types import (
     ReasoningDelta,
@@ -51,7 +51,7 @@ def parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
     if len(raw) > _MAX_ARGUMENTS:
         return {}, f"arguments are {len(raw)} characters long (limit {_MAX_ARGUMENTS})"
     try:
-        value = json.loads(raw)
+        value = loads_json(raw)
     except ValueError as exc:
         return {}, f"arguments are not valid JSON ({exc})"
     if not isinstance(value, dict):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import abc
 import json
-import json.scanner
 import os
 from collections import deque
 from contextlib import AbstractContextManager, nullcontext
@@ -34,6 +33,7 @@ import httpx
 import trio
 
 from actrio._ids import ProcessIds
+from actrio.adapters._json import encode_json, loads_json
 from actrio.adapters.errors import (
     AuthenticationError,
     ProviderConnectionError,
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from actrio.adapters._accumulate import MessageBuilder
     from actrio.adapters.sse import ServerSentEvent
 
-__all__ = ("DEFAULT_TIMEOUT", "HTTPAdapter", "ModelStream", "StreamParser", "loads_json")
+__all__ = ("DEFAULT_TIMEOUT", "HTTPAdapter", "ModelStream", "StreamParser")
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=30.0)
 """Per-operation timeouts; ``read`` is also the longest silence a stream may have."""
@@ -76,44 +76,6 @@ The Anthropic SDK refuses non-streaming calls expected to take over ten
 minutes (at 128,000 output tokens an hour, that is 21,333 tokens); proxies
 drop idle connections long before such an answer arrives.
 """
-
-
-# What ``JSONDecoder.__init__`` builds as its ``scan_once`` (typeshed types the
-# argument as a scanner, not the decoder the scanner reads its settings from).
-_scan_json: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(
-    json.JSONDecoder()  # type: ignore[arg-type]
-)
-
-
-# ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)`` builds this
-# encoder on every call; it holds only its settings, so one is shared.
-_encode_json: Final[Callable[[Any], str]] = json.JSONEncoder(
-    separators=(",", ":"), ensure_ascii=False
-).encode
-
-
-def loads_json(text: str | bytes) -> Any:
-    """``json.loads(text)``, with less overhead for a text that is one JSON object.
-
-    ``json.loads`` reaches the C scanner through three Python calls and two
-    regular expressions (leading and trailing blanks); a stream payload or a
-    response body is an object with nothing around it, and is handed to the
-    scanner directly. Bytes that start with ``{`` and no NUL are UTF-8 by
-    ``json.loads``' own detection, and are decoded as it decodes them. Any
-    other text (blanks around it, not an object, not JSON) goes through
-    ``json.loads``, which returns or raises exactly as it always does.
-    """
-    if type(text) is bytes and text[:1] == b"{" and text[1:2] != b"\0":
-        text = text.decode("utf-8", "surrogatepass")  # (UnicodeDecodeError is a ValueError)
-    if type(text) is str and text[:1] == "{":
-        try:
-            value, end = _scan_json(text, 0)
-        except (StopIteration, ValueError):
-            pass  # not JSON: json.loads raises the error it names
-        else:
-            if end == len(text):
-                return value
-    return json.loads(text)
 
 
 class StreamParser(Protocol):
@@ -378,7 +340,7 @@ class HTTPAdapter(abc.ABC):
                 f"{type(self).__name__}: expected a ModelRequest, got {type(request).__name__}"
             )
         body = self._body(request, stream=stream)
-        return _encode_json(body).encode()
+        return encode_json(body).encode()
 
     async def _send(
         self, request: ModelRequest, content: bytes, *, stream: bool, attempt: int, call_id: str
@@ -680,7 +642,16 @@ class ModelStream:
                 await self.aclose_response()
                 raise
 
-        await adapter._retrying(once, self._deadline_at)
+        try:
+            await adapter._retrying(once, self._deadline_at)
+        except ProviderError as exc:
+            if self._parser is not None and self._parser.builder.emitted:
+                # The last attempt's answer had begun: its output and the
+                # error came in the same read. Nothing was delivered, so a
+                # retryable error was retried; the error that ends the
+                # stream carries that output, which is not lost (P-07).
+                raise await self._interrupted(exc) from exc
+            raise
 
     async def aclose_response(self) -> None:
         """Close this attempt's response (before a retry)."""

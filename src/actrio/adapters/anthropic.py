@@ -104,8 +104,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, assert_never
 from urllib.parse import unquote_to_bytes
 
 from actrio.adapters._accumulate import MessageBuilder, text_blocks, text_message
-from actrio.adapters._base import HTTPAdapter, loads_json
-from actrio.adapters._json import plain_json
+from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._json import loads_json, plain_json
 from actrio.adapters.errors import ProviderProtocolError, error_from_body
 from actrio.messages import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from actrio.types import (

@@ -28,12 +28,13 @@ and URL is redacted before it is put anywhere (:func:`redact_url`,
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import re
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from actrio.adapters._json import loads_json
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -524,7 +525,7 @@ def error_from_response(
     """
     text = content.decode("utf-8", errors="replace")
     try:
-        body: Any = json.loads(text)
+        body: Any = loads_json(text)
     except ValueError:
         body = None
     fallback = _clip(text) if text.strip() else f"HTTP {status}"

@@ -105,8 +105,8 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from actrio.adapters._accumulate import MessageBuilder, text_blocks, text_message
-from actrio.adapters._base import HTTPAdapter, loads_json
-from actrio.adapters._json import plain_json
+from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._json import loads_json, plain_json
 from actrio.adapters.errors import ProviderProtocolError, error_from_body
 from actrio.messages import (
     ImagePart,
@@ -475,7 +475,7 @@ def _function_response(part: ToolResultPart, names: Mapping[str, str]) -> dict[s
         response = {"error": part.content}
     else:
         try:
-            value = json.loads(part.content)
+            value = loads_json(part.content)
         except ValueError:
             value = part.content
         response = value if isinstance(value, dict) else {"result": value}

@@ -111,8 +111,8 @@ from urllib.parse import urlsplit
 import attrs
 
 from actrio.adapters._accumulate import MessageBuilder, parse_arguments
-from actrio.adapters._base import HTTPAdapter, loads_json
-from actrio.adapters._json import plain_json
+from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._json import loads_json, plain_json
 from actrio.adapters.errors import (
     AuthenticationError,
     ProviderError,

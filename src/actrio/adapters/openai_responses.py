@@ -88,7 +88,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn
 
 from actrio.adapters._accumulate import MessageBuilder, text_blocks, text_message
-from actrio.adapters._base import HTTPAdapter, loads_json
+from actrio.adapters._base import HTTPAdapter
+from actrio.adapters._json import loads_json
 from actrio.adapters.errors import ProviderError, ProviderProtocolError, error_from_body
 from actrio.messages import ImagePart, ReasoningPart, TextPart, ToolCallPart, ToolResultPart
 from actrio.types import (

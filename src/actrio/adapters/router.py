@@ -39,6 +39,7 @@ from actrio.adapters.errors import (
     ProviderTimeout,
     RateLimited,
     ServerError,
+    StreamInterrupted,
 )
 
 if TYPE_CHECKING:
@@ -258,6 +259,18 @@ class FallbackModel:
         return _FallbackStream(self, request)
 
 
+def _falls_back(exc: ProviderError, on: tuple[type[ProviderError], ...]) -> bool:
+    """Whether a stream that failed to open moves on to the next model.
+
+    A stream that fails while it is being opened has delivered nothing: an
+    interruption there (output and an error in the first read) moves on
+    when its cause would.
+    """
+    if isinstance(exc, on):
+        return True
+    return isinstance(exc, StreamInterrupted) and isinstance(exc.cause, on)
+
+
 class _FallbackStream:
     def __init__(self, chain: FallbackModel, request: ModelRequest) -> None:
         self._chain = chain
@@ -272,8 +285,8 @@ class _FallbackStream:
             inner = model.stream(self._request)
             try:
                 self._events = await inner.__aenter__()
-            except chain.on as exc:
-                if i == len(chain.models) - 1:
+            except ProviderError as exc:
+                if i == len(chain.models) - 1 or not _falls_back(exc, chain.on):
                     chain.skipped = skipped
                     raise
                 skipped.append(exc)

@@ -518,7 +518,7 @@ class AnthropicStreamParser:
 
     def _feed_data(self, data: str, event: str = "message") -> list[StreamEvent]:
         """:meth:`feed` of an event given by its data and type (the core calls it directly)."""
-        if not data.strip():
+        if data[:1] != "{" and not data.strip():
             return []  # an event with an empty data line: nothing to read
         try:
             payload = loads_json(data)
@@ -527,10 +527,30 @@ class AnthropicStreamParser:
         if not isinstance(payload, dict):
             raise _protocol(f"an event's data is not a JSON object: {data[:80]!r}")
         kind = payload.get("type")
+        if kind == "content_block_delta" and event != "error":
+            text = self._text_delta(payload)
+            if text is not None:
+                delta = self.builder.text(text)
+                return [] if delta is None else [delta]
         if kind == "error" or event == "error":
             raise error_from_body(payload, provider=PROVIDER, status=None)
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         return [] if handler is None else handler(self, payload)  # ping, types added later
+
+    @staticmethod
+    def _text_delta(payload: Mapping[str, Any]) -> str | None:
+        """The text of a ``content_block_delta`` of a ``text_delta``, or ``None``.
+
+        ``None`` leaves the event to its handler, which also raises every
+        error: anything but an integer ``index`` and a ``delta`` object whose
+        ``text`` is a string. For a well-formed text delta, all the handler
+        would do is add the text.
+        """
+        delta = payload.get("delta")
+        if type(delta) is not dict or delta.get("type") != "text_delta":
+            return None
+        text = delta.get("text")
+        return text if type(text) is str and type(payload.get("index")) is int else None
 
     def _block_start(self, payload: Mapping[str, Any]) -> list[StreamEvent]:
         return _open_block(self.builder, _index(payload), _object(payload, "content_block"))

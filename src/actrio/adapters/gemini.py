@@ -718,6 +718,9 @@ class GeminiStreamParser:
         self._thought: int | None = None
         self._open: int | None = None
         self._arguments: _StreamedArguments | None = None
+        # The last usageMetadata read, and its values' types (see _take_usage).
+        self._meta: dict[str, Any] | None = None
+        self._meta_types: tuple[type, ...] = ()
 
     # ------------------------------------------------------------ input
 
@@ -747,14 +750,14 @@ class GeminiStreamParser:
             ProviderError: For an error envelope.
             ProviderProtocolError: For anything but a JSON object.
         """
-        if (
-            isinstance(payload, list)
-            and payload
-            and isinstance(payload[0], dict)
-            and payload[0].get("error") is not None
-        ):
-            raise error_from_body(payload, provider=PROVIDER, status=None)
         if not isinstance(payload, dict):
+            if (
+                isinstance(payload, list)
+                and payload
+                and isinstance(payload[0], dict)
+                and payload[0].get("error") is not None
+            ):
+                raise error_from_body(payload, provider=PROVIDER, status=None)
             raise ProviderProtocolError(
                 f"expected a GenerateContentResponse object, got {type(payload).__name__}",
                 provider=PROVIDER,
@@ -767,7 +770,11 @@ class GeminiStreamParser:
             self._response_id = response_id
         events: list[StreamEvent] = []
         candidates = payload.get("candidates")
-        if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
+        if (text := self._lone_text(candidates)) is not None:
+            self._thought = None  # what _part does with a text part
+            if delta := self.builder.text(text):
+                events.append(delta)
+        elif isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
             self._candidate(candidates[0], events)
         elif isinstance(feedback := payload.get("promptFeedback"), dict):
             reason = feedback.get("blockReason")
@@ -777,11 +784,45 @@ class GeminiStreamParser:
                 self.done = True
         meta = payload.get("usageMetadata")
         if isinstance(meta, dict):
-            usage = _usage(meta)
-            if usage != self.usage:
-                self.usage = usage
-                events.append(UsageUpdate(usage=usage))
+            self._take_usage(meta, events)
         return events
+
+    def _lone_text(self, candidates: object) -> str | None:
+        """The text of the commonest chunk, or ``None`` for :meth:`_candidate` to read it.
+
+        That chunk's one candidate has no finish reason and one content part,
+        ``{"text": <str>}`` alone: all :meth:`_candidate` would do with it is
+        add the text. (It reads nothing else of a candidate or its content.)
+        """
+        if type(candidates) is not list or len(candidates) != 1:
+            return None
+        candidate = candidates[0]
+        if type(candidate) is not dict or candidate.get("finishReason") is not None:
+            return None
+        content = candidate.get("content")
+        parts = content.get("parts") if type(content) is dict else None
+        if type(parts) is not list or len(parts) != 1:
+            return None
+        part = parts[0]
+        if type(part) is not dict or len(part) != 1:
+            return None
+        text = part.get("text")
+        return text if type(text) is str else None
+
+    def _take_usage(self, meta: dict[str, Any], events: list[StreamEvent]) -> None:
+        """Read ``usageMetadata``, which Gemini repeats on every chunk.
+
+        The same counts as last time (equal values of the same types, so
+        ``1`` and ``true`` differ) give the same usage, which is not read again.
+        """
+        types = tuple(map(type, meta.values()))
+        if meta == self._meta and types == self._meta_types:
+            return
+        self._meta, self._meta_types = meta, types
+        usage = _usage(meta)
+        if usage != self.usage:
+            self.usage = usage
+            events.append(UsageUpdate(usage=usage))
 
     def _candidate(self, candidate: Mapping[str, Any], events: list[StreamEvent]) -> None:
         content = candidate.get("content")

@@ -405,15 +405,16 @@ def _protocol(message: str) -> ProviderProtocolError:
 
 def _decode(data: str) -> dict[str, Any] | None:
     """An event's payload; ``None`` for an empty one or a stray ``[DONE]``."""
-    text = data.strip()
+    # An object needs no strip (loads_json reads blanks after it as json.loads does).
+    text = data if data[:1] == "{" else data.strip()
     if not text or text == "[DONE]":
         return None
     try:
         payload = loads_json(text)
     except ValueError:
-        raise _protocol(f"an event's data is not JSON: {text[:80]!r}") from None
+        raise _protocol(f"an event's data is not JSON: {data.strip()[:80]!r}") from None
     if not isinstance(payload, dict):
-        raise _protocol(f"an event's data is not a JSON object: {text[:80]!r}")
+        raise _protocol(f"an event's data is not a JSON object: {data.strip()[:80]!r}")
     return payload
 
 
@@ -576,6 +577,8 @@ class OpenAIResponsesStreamParser:
         if payload is None or self.done:
             return []
         kind = payload.get("type")
+        if kind == "response.output_text.delta" and (fast := self._text_delta(payload)) is not None:
+            return fast
         handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             if isinstance(payload.get("error"), dict):
@@ -730,6 +733,23 @@ class OpenAIResponsesStreamParser:
     def _on_text_delta(self, payload: dict[str, Any]) -> list[StreamEvent]:
         key = ("text", _index(payload), _sub_index(payload, "content_index"))
         return self._append_text(key, _str(payload, "delta"))
+
+    def _text_delta(self, payload: dict[str, Any]) -> list[StreamEvent] | None:
+        """:meth:`_on_text_delta` of a delta whose indexes are integers and text a string.
+
+        ``None`` leaves anything else to the handler (which reads a missing
+        ``content_index`` as 0, and raises for a bad ``output_index``).
+        """
+        index = payload.get("output_index")
+        sub = payload.get("content_index")
+        delta = payload.get("delta")
+        if type(index) is not int or type(sub) is not int or type(delta) is not str:
+            return None
+        if not delta:
+            return []
+        self._texts.setdefault(("text", index, sub), []).append(delta)
+        event = self.builder.text(delta)
+        return [] if event is None else [event]
 
     def _on_text_done(self, payload: dict[str, Any]) -> list[StreamEvent]:
         key = ("text", _index(payload), _sub_index(payload, "content_index"))

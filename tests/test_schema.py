@@ -16,16 +16,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actrio import _schema
+from actrio import _output, _schema
+from actrio._output import OutputValidationError, parse_json_output, parse_output
 from actrio._schema import (
-    OutputValidationError,
     Property,
     SchemaBuilder,
     SchemaError,
     is_strict_compatible,
     json_schema,
-    parse_json_output,
-    parse_output,
 )
 from actrio._wire import converter as wire
 
@@ -233,10 +231,11 @@ class Broken:
     x: DoesNotExist  # type: ignore[name-defined]  # noqa: F821
 
 
-def test_the_module_surface_is_a_sorted_tuple() -> None:
-    assert isinstance(_schema.__all__, tuple)
-    assert list(_schema.__all__) == sorted(_schema.__all__)
-    assert all(hasattr(_schema, name) for name in _schema.__all__)
+@pytest.mark.parametrize("module", [_schema, _output])
+def test_the_module_surface_is_a_sorted_tuple(module: Any) -> None:
+    assert isinstance(module.__all__, tuple)
+    assert list(module.__all__) == sorted(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)
 
 
 # ---------------------------------------------------------------- json_schema: types

@@ -22,7 +22,8 @@ from typing import Any, Final, Literal, TypeVar
 
 import attrs
 
-from actrio._schema import OutputValidationError, SchemaError
+from actrio._output import OutputValidationError
+from actrio._schema import SchemaError
 from actrio._wire import converter, register_kind_union
 from actrio.messages import Message, ReasoningPart, ToolCallPart
 
@@ -542,12 +543,12 @@ class ModelResponse:
         """Structure the answer's text (JSON) into ``tp`` with strict checks.
 
         Raises:
-            actrio._schema.OutputValidationError: If the text is not JSON or
+            actrio._output.OutputValidationError: If the text is not JSON or
                 does not fit ``tp``; every problem is listed with its JSON
                 path, and ``error.feedback()`` is a correction to send back
                 to the model.
         """
-        from actrio._schema import parse_output  # noqa: PLC0415 - light import
+        from actrio._output import parse_output  # noqa: PLC0415 - light import
 
         return parse_output(tp, self.text)
 

@@ -28,7 +28,8 @@ from typing import Annotated, Any, Literal
 import attrs
 from hypothesis import strategies as st
 
-from actrio._schema import _ARRAYS, _OBJECTS, _UNIONS, _json_kinds, _json_type, _key_path
+from actrio._output import _json_kinds, _key_path
+from actrio._schema import _ARRAYS, _OBJECTS, _UNIONS, _json_type
 from actrio.tools._jsonschema import SchemaArguments, _Run
 from actrio.tools._validate import SignatureArguments
 

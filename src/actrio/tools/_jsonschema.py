@@ -33,7 +33,8 @@ from typing import Any, Final
 
 import attrs
 
-from actrio._schema import _JSON_TYPE_NAMES, _json_type, _key_path, _matches, _show
+from actrio._output import _key_path, _matches, _show
+from actrio._schema import _JSON_TYPE_NAMES, _json_type
 from actrio.tools.errors import ToolDefinitionError
 
 __all__ = ("SchemaArguments", "check_schema")

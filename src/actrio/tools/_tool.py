@@ -33,6 +33,7 @@ from typing import Any, Final, overload
 import attrs
 import trio
 
+from actrio._output import _json_kinds
 from actrio._schema import (
     SchemaBuilder,
     SchemaError,
@@ -42,7 +43,6 @@ from actrio._schema import (
     _doc_entries,
     _indent,
     _json_default,
-    _json_kinds,
     _parse_docstring,
     _type_name,
     _with_sibling,

@@ -14,7 +14,7 @@ length, and no NUL character or unpaired surrogate in any string or key
 (B-10).
 
 Structuring (:class:`SignatureArguments`) goes parameter by parameter
-through :mod:`actrio._schema`'s strict cattrs converter: ``"yes"`` is not a
+through :mod:`actrio._output`'s strict cattrs converter: ``"yes"`` is not a
 bool, ``123`` is not a path, ``1.0`` is not an int, ``true`` is not an int,
 unknown keys are refused and missing ones reported (B-02). Paths must not be
 empty or whitespace. Every problem is reported at once, with its JSON path.
@@ -32,15 +32,15 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
-from actrio._schema import (
+from actrio._output import (
     _INVALID,
     _converter,
-    _json_type,
     _key_path,
     _no_duplicates,
     _problems,
     _reject_constant,
 )
+from actrio._schema import _json_type
 from actrio.tools.errors import ToolArgumentsError
 
 if TYPE_CHECKING:

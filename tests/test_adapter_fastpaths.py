@@ -407,13 +407,20 @@ def results(parser: OpenAIChatStreamParser) -> tuple[Any, ...]:
 
 
 class CountingChatParser(OpenAIChatStreamParser):
-    """The chat parser, counting the chunks its fast path read."""
+    """The chat parser, counting the chunks its fast paths read (as JSON, or as text)."""
 
     taken = 0
+    by_text = 0
 
     def _text_chunk(self, payload: dict[str, Any], kind: str) -> list[StreamEvent] | None:
         events = super()._text_chunk(payload, kind)
         self.taken += events is not None
+        return events
+
+    def _text_by_text(self, data: str, start: int) -> list[StreamEvent] | None:
+        events = super()._text_by_text(data, start)
+        self.taken += events is not None
+        self.by_text += events is not None
         return events
 
 

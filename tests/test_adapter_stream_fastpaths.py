@@ -1,6 +1,11 @@
-"""The Responses, Anthropic and Gemini stream parsers' fast paths read as their general paths.
+"""The stream parsers' fast paths for text read exactly as their general paths.
 
 Each parser reads its commonest event without its general dispatch:
+
+- ``OpenAIChatStreamParser._text_by_text``: a chunk that starts with the
+  head learned from an earlier text chunk (its fields up to the content
+  string), read as text: the content string by ``json``'s string scanner,
+  then one of a few fixed tails, without building the chunk's objects;
 
 - ``OpenAIResponsesStreamParser._text_delta``: a ``response.output_text.delta``
   with integer indexes and a string delta;
@@ -29,6 +34,7 @@ from hypothesis import strategies as st
 from actrio.adapters.anthropic import AnthropicStreamParser
 from actrio.adapters.errors import ProviderError
 from actrio.adapters.gemini import GeminiStreamParser
+from actrio.adapters.openai_chat import OpenAIChatStreamParser
 from actrio.adapters.openai_responses import OpenAIResponsesStreamParser
 from actrio.adapters.sse import ServerSentEvent, SSEDecoder
 from actrio.types import TextDelta, Usage, UsageUpdate
@@ -404,3 +410,175 @@ def test_gemini_usage_repeated_is_read_once_and_changes_are_seen() -> None:
         UsageUpdate(usage=Usage(input_tokens=15)),
     ]
     assert parser.usage == Usage(input_tokens=15)
+
+
+# ---------------------------------------------------------------- OpenAI Chat, read as text
+
+
+class CountingChat(OpenAIChatStreamParser):
+    taken = 0
+
+    def _text_by_text(self, data: str, start: int) -> list[StreamEvent] | None:
+        events = super()._text_by_text(data, start)
+        self.taken += events is not None
+        return events
+
+
+class GeneralChat(OpenAIChatStreamParser):
+    """Neither the text-chunk shortcut nor, so, a learned head."""
+
+    def _text_chunk(self, payload: dict[str, Any], kind: str) -> list[StreamEvent] | None:
+        return None
+
+
+PAIRS["openai-chat"] = (lambda: CountingChat(model="m"), lambda: GeneralChat(model="m"))
+
+_HEAD = (
+    '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-x",'
+    '"service_tier":"default","system_fingerprint":"fp_1"'
+)
+_AT = ',"choices":[{"index":0,"delta":{"content":'
+_TAIL = '},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"ab12"}'
+_ROLE = ServerSentEvent(
+    _HEAD + ',"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}'
+)
+_OTHER = _HEAD.replace('"gpt-x"', '"other"')
+_HEADS = st.sampled_from(
+    [
+        _HEAD,
+        _HEAD.replace('"gpt-x"', '"other"'),
+        _HEAD.replace('"gpt-x"', '""'),
+        _HEAD.replace('"gpt-x"', "3"),
+        _HEAD.replace('"id":"chatcmpl-1",', ""),
+        _HEAD + ',"model":"dup"',
+        _HEAD + ',"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}',
+        _HEAD + ',"error":{"message":"boom"}',
+        _HEAD + ',"x_groq":{}',
+        _HEAD + ',"choices":[]',
+        _HEAD.replace("{", "{ ", 1),
+        '{"model":"gpt-x"',
+        '{"id":"x,\\"choices\\":[{\\"index\\":0"',
+    ]
+)
+_ATS = st.sampled_from(
+    [
+        _AT,
+        _AT.replace('"index":0', '"index":1'),
+        _AT.replace(":[{", ": [{"),
+        ',"choices":[{"delta":{"content":',
+    ]
+)
+_TEXTS = st.one_of(
+    st.text(max_size=6).map(json.dumps),
+    st.text(max_size=6).map(lambda t: json.dumps(t, ensure_ascii=False)),
+    st.sampled_from(
+        [
+            '"\\ud800"',
+            '"a\\u2028b"',
+            '"tab\there"',  # a raw control character: not JSON
+            '"\\x"',
+            '"open',
+            '"quote \\" inside"',
+            "null",
+            "7",
+        ]
+    ),
+)
+_TAILS = st.sampled_from(
+    [
+        _TAIL,
+        "}}]}",
+        '}}],"usage":null}',
+        '},"finish_reason":null}]}',
+        '},"logprobs":null,"finish_reason":null}],"obfuscation":"x"}',
+        '},"logprobs":null,"finish_reason":"stop"}]}',
+        '},"logprobs":null,"finish_reason":null}],"usage":{"prompt_tokens":2}}',
+        '},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"a-b"}',
+        ',"role":"assistant"},"finish_reason":null}]}',
+        ',"reasoning_content":null},"finish_reason":null}]}',
+        '}}],"model":"late"}',
+        '}}],"choices":[]}',
+        '}}],"error":{"message":"boom","code":500}}',
+        '}},{"index":1,"delta":{"content":"b"}}]}',
+        '},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"a\\"}',
+        "}}]} ",
+        "}}]}x",
+        "}}]",
+    ]
+)
+
+
+#: A text chunk with one of its four parts changed (or none: its text is generated).
+_VARIANTS = st.one_of(
+    _TEXTS.map(lambda text: _HEAD + _AT + text + _TAIL),
+    _HEADS.map(lambda head: head + _AT + '"x"' + _TAIL),
+    _ATS.map(lambda at: _HEAD + at + '"x"' + _TAIL),
+    _TAILS.map(lambda tail: _HEAD + _AT + '"x"' + tail),
+    # Another model noted by chunks the shortcut does not take (a finish, a role).
+    st.sampled_from(
+        [
+            _OTHER + _AT + '"x"},"logprobs":null,"finish_reason":"stop"}]}',
+            _OTHER + ',"choices":[{"index":0,"delta":{"role":"assistant"}}]}',
+        ]
+    ),
+)
+#: The chunk a head is learned from.
+_FIRST = ServerSentEvent(_HEAD + _AT + '"Hi"' + _TAIL)
+
+
+@settings(max_examples=500)
+@given(
+    chunks=st.lists(
+        st.tuples(_VARIANTS, st.sampled_from(["message", "message", "message", "error"])),
+        max_size=6,
+    ),
+    learned=st.booleans(),
+    done=st.booleans(),
+)
+def test_generated_chat_chunks_read_as_text_read_as_json(
+    chunks: list[tuple[str, str]], learned: bool, done: bool
+) -> None:
+    """Every way a chunk can differ from its learned head's form, each read as JSON reads it.
+
+    Heads with other fields, a duplicate or another model; choices of
+    another index or layout; texts with escapes, surrogates, raw control
+    characters, or not strings; tails with a finish reason, a usage, other
+    padding, more delta fields, a late model, more choices, an error, bytes
+    after the object, or cut short (P-09, P-10).
+    """
+    first = [_FIRST] if learned else []
+    events = [_ROLE, *first, *(ServerSentEvent(text, kind) for text, kind in chunks)]
+    assert_same_parsing("openai-chat", [*events, *([ServerSentEvent("[DONE]")] if done else [])])
+
+
+def test_chat_chunks_are_read_as_text_once_a_head_is_learned() -> None:
+    """The generated comparison is not vacuous: the usual chunk takes the shortcut."""
+    texts = ['"Hel"', '"lo"', '"\\u2028"', '""', '"!"']
+    events = [_ROLE, *(ServerSentEvent(_HEAD + _AT + t + _TAIL) for t in texts)]
+    assert assert_same_parsing("openai-chat", events) == 4  # the first one teaches the head
+    # A chunk with the head that the shortcut leaves to JSON teaches nothing new.
+    late = ServerSentEvent(_HEAD + _AT + '"x"}}],"model":"late"}')
+    parser = CountingChat(model="m")
+    for event in [*events, late, events[-1]]:
+        parser.feed(event)
+    assert parser.taken == 5
+    assert parser._head_tries == 3
+    assert parser.partial().model == "gpt-x"  # the head's model, again
+    parser = OpenAIChatStreamParser(model="m")
+    for event in events:
+        parser.feed(event)
+    parser.feed(ServerSentEvent("[DONE]"))
+    assert parser.response().text == "Hello\u2028!"
+    assert parser.response().model == "gpt-x"
+
+
+def test_a_head_is_learned_from_a_few_chunks_at_most() -> None:
+    """Chunks whose heads all differ (a counter in them) cost a few tries, then none."""
+    parser = CountingChat(model="m")
+    parser.feed(_ROLE)
+    for i in range(10):
+        head = _HEAD.replace('"created":1', f'"created":{i + 2}')
+        parser.feed(ServerSentEvent(head + _AT + '"x"' + _TAIL))
+    assert parser._head_tries == 0
+    assert parser.taken == 0
+    assert parser.partial().text == "x" * 10

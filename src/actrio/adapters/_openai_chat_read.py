@@ -10,6 +10,8 @@ listed in that module's docstring.
 from __future__ import annotations
 
 import json
+import json.decoder
+import re
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -39,7 +41,7 @@ from actrio.types import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from actrio.adapters.sse import ServerSentEvent
     from actrio.messages import Part
@@ -275,6 +277,45 @@ class _Pending:
         self.chunks: list[str] = []
 
 
+# ---------------------------------------------------------------- text chunks read as text
+
+#: A text chunk's ``choices``, up to the opening quote of its ``content``.
+_CONTENT_AT: Final = ',"choices":[{"index":0,"delta":{"content":"'
+#: What may follow that content string: the end of the delta, the choice's
+#: null ``logprobs`` and ``finish_reason``, a null ``usage``, OpenAI's
+#: ``obfuscation`` padding, and the end of the chunk.
+_TEXT_TAIL: Final = re.compile(
+    r'\}(?:,"logprobs":null)?(?:,"finish_reason":null)?\}\]'
+    r'(?:,"usage":null)?(?:,"obfuscation":"[A-Za-z0-9]*")?\}'
+)
+#: How many text chunks of a stream a head is learned from, at most.
+_HEAD_TRIES: Final = 4
+#: ``json``'s own string scanner (the C one where there is one), as ``json.loads`` uses it.
+_scan_string: Final[Callable[[str, int], tuple[str, int]]] = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+def _learn_head(data: str) -> tuple[str, str | None] | None:
+    """The head of a text chunk (its text up to the content string), and the model it names.
+
+    ``data`` is a chunk :meth:`OpenAIChatStreamParser._text_chunk` took: no
+    error, no usage, one choice of ``content`` text alone. ``None`` unless
+    the text before :data:`_CONTENT_AT` is an object's members: then that
+    text is a complete top-level prefix of the chunk (the marker cannot sit
+    inside a string of it, whose quotes would be unbalanced), and a chunk
+    that starts with the same head reads its fields as this one did. Of
+    them, a text chunk's reading uses only ``model``.
+    """
+    at = data.find(_CONTENT_AT)
+    if at < 0:
+        return None
+    try:
+        fields = loads_json(data[:at] + "}")  # JSON that ends with "}" is an object
+    except ValueError:
+        return None
+    model = fields.get("model")
+    return data[: at + len(_CONTENT_AT)], model if isinstance(model, str) and model else None
+
+
 class OpenAIChatStreamParser:
     """Reads one ``chat.completion.chunk`` stream (see the module docstring for the rules).
 
@@ -299,6 +340,10 @@ class OpenAIChatStreamParser:
         self._ids: dict[int, str] = {}
         self._names: dict[int, str] = {}
         self._last_index: int | None = None
+        # The head of this stream's text chunks, once learned (_learn_head), and its model.
+        self._head: str | None = None
+        self._head_model: str | None = None
+        self._head_tries = _HEAD_TRIES
 
     # ------------------------------------------------------------ feeding
 
@@ -315,6 +360,14 @@ class OpenAIChatStreamParser:
         """:meth:`feed` of an event given by its data and type (the core calls it directly)."""
         if self.done:
             return []
+        head = self._head
+        if (
+            head is not None
+            and kind != "error"
+            and data.startswith(head)
+            and (fast := self._text_by_text(data, len(head))) is not None
+        ):
+            return fast
         if data[:1] != "{" and data.lstrip().startswith("[DONE]"):
             self.done = True
             return self._close_tools()
@@ -325,7 +378,13 @@ class OpenAIChatStreamParser:
         if type(payload) is not dict:
             raise _not_an_object(payload, data, kind)
         if (fast := self._text_chunk(payload, kind)) is not None:
+            if self._head_tries and (head is None or not data.startswith(head)):
+                self._learn_head(data)
             return fast
+        return self._feed_payload(payload, data, kind)
+
+    def _feed_payload(self, payload: dict[str, Any], data: str, kind: str) -> list[StreamEvent]:
+        """The general reading of a chunk: usage, errors, ids, every choice."""
         usage = _usage(payload.get("usage"))
         if usage is None and "x_groq" in payload:
             usage = _usage(_obj(payload["x_groq"]).get("usage"))
@@ -378,6 +437,32 @@ class OpenAIChatStreamParser:
         model = payload.get("model")
         if isinstance(model, str) and model:
             self._model = model
+        out = self.builder.text(text)
+        return [] if out is None else [out]
+
+    def _learn_head(self, data: str) -> None:
+        """Learn the head of a text chunk :meth:`_text_chunk` read (a few tries a stream)."""
+        self._head_tries -= 1
+        if (learned := _learn_head(data)) is not None:
+            self._head, self._head_model = learned
+
+    def _text_by_text(self, data: str, start: int) -> list[StreamEvent] | None:
+        """:meth:`_text_chunk`'s reading of a chunk that starts with the learned head.
+
+        The rest must be the content string (read by ``json``'s own string
+        scanner, strictly) and one of the tails of :data:`_TEXT_TAIL`, to
+        the end: then the whole chunk is the JSON :meth:`_text_chunk` took
+        when the head was learned, with another text. ``None`` for anything
+        else, which is read as JSON.
+        """
+        try:
+            text, end = _scan_string(data, start)
+        except ValueError:
+            return None
+        if _TEXT_TAIL.fullmatch(data, end) is None:
+            return None
+        if self._head_model is not None:
+            self._model = self._head_model
         out = self.builder.text(text)
         return [] if out is None else [out]
 

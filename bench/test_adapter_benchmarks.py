@@ -15,7 +15,10 @@ same server, which gives them byte-identical responses.
 2. Streaming: chunks per second of ``EVENTS``-chunk SSE responses through
    ``async with adapter.stream(request) as s: async for e in s`` against raw
    ``client.stream(...)`` + ``aiter_lines()`` + ``json.loads`` of every
-   ``data:`` line. Goal: at least 1.5x the raw rate.
+   ``data:`` line. Goal: at least 1.5x the raw rate. The same responses
+   are also read with ``aiter_raw()`` and no parsing at all, and the line
+   below each result prints the raw side's time over that one: the
+   ceiling, which no parser reading through httpx can pass.
 3. The same OpenAI Chat streams through the official ``openai`` SDK
    (``AsyncOpenAI`` runs under trio through anyio; it is also measured under
    asyncio in a subprocess) and through LiteLLM (``litellm.acompletion(...,
@@ -437,6 +440,32 @@ def _raw_stream(
     return consume
 
 
+def _floor_stream(
+    provider: Provider, server: str
+) -> Callable[[httpx.AsyncClient], Callable[[], Awaitable[tuple[int, str]]]]:
+    """httpx ``client.stream`` + ``aiter_raw`` and nothing else: the cost of reading the body.
+
+    Any parser that reads through httpx pays at least this for a chunk, so
+    the raw side's time over this one is the most any of them can reach.
+    """
+
+    def consume(client: httpx.AsyncClient) -> Callable[[], Awaitable[tuple[int, str]]]:
+        wire = _Wire(provider.adapter(server, client), stream=True)
+
+        async def once() -> tuple[int, str]:
+            async with client.stream(
+                "POST", wire.url, content=wire.content, headers=wire.headers
+            ) as response:
+                assert response.status_code == 200
+                async for _chunk in response.aiter_raw():
+                    pass
+            return EVENTS, provider.text  # nothing is parsed
+
+        return once
+
+    return consume
+
+
 def _adapter_stream(
     provider: Provider, server: str
 ) -> Callable[[httpx.AsyncClient], Callable[[], Awaitable[tuple[int, str]]]]:
@@ -490,11 +519,12 @@ def test_stream_rate(
     provider = PROVIDERS[name]
     provider.load()
     server = servers[mode]
-    seen = {"raw": _new_seen(), "adapter": _new_seen()}
+    seen = {"raw": _new_seen(), "adapter": _new_seen(), "floor": _new_seen()}
     samples = _interleave(
         {
             "raw": _stream_variant(_raw_stream(provider, server), STREAMS, seen["raw"]),
             "adapter": _stream_variant(_adapter_stream(provider, server), STREAMS, seen["adapter"]),
+            "floor": _stream_variant(_floor_stream(provider, server), STREAMS, seen["floor"]),
         }
     )
     for side in seen.values():
@@ -513,6 +543,14 @@ def test_stream_rate(
         + f" (goal >= 1.5x: {_met(ratio >= 1.5)})"
         f"  [{_spread(_rate_ratios(samples['raw'], samples['adapter']))};"
         f" {next(iter(seen['adapter']['counts']))} adapter events per stream]"
+    )
+    floor = _best(samples["floor"])
+    report(
+        f"  ceiling over httpx, {name}, {MODES[mode]}: reading the body alone (aiter_raw, no"
+        f" parsing) takes {floor * 1e6:.1f} us a chunk, so no parser reading through httpx can"
+        f" pass {_best(samples['raw']) / floor:.2f}x aiter_lines + json.loads"
+        f" [{_spread(_rate_ratios(samples['raw'], samples['floor']))}]; the adapter spends"
+        f" {(_best(samples['adapter']) - floor) * 1e6:.1f} us a chunk above it"
     )
 
 

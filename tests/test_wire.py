@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import typing
 from typing import Any, Literal, Union
@@ -313,3 +314,77 @@ def test_a_kind_declared_twice_by_different_classes_is_refused_but_a_reimport_re
 
     with pytest.raises(TypeError, match="declared by both"):
         register_kind_union(Impostor | fresh.B)
+
+
+# ---------------------------------------------------------------- enums
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Mode(enum.StrEnum):
+    FAST = "fast"
+
+
+class Shape(enum.Enum):
+    ROUND = "round"
+    SIDES = 4
+
+
+class Mixed(str, enum.Enum):  # noqa: UP042 - the older mixin form, still common
+    ON = "on"
+
+
+@attrs.frozen
+class Settings:
+    level: Level
+    mode: Mode
+    shape: Shape
+    mixed: Mixed
+    count: int = 0
+    name: str = ""
+
+
+GOOD = {"level": 2, "mode": "fast", "shape": 4, "mixed": "on", "count": 3, "name": "n"}
+
+
+def test_enum_fields_come_back_as_members_and_go_out_as_values() -> None:
+    """IntEnum / StrEnum fields are enums, not the plain int / str their MRO also names."""
+    value = converter.structure(GOOD, Settings)
+    assert value == Settings(Level.HIGH, Mode.FAST, Shape.SIDES, Mixed.ON, 3, "n")
+    assert type(value.level) is Level
+    assert type(value.mode) is Mode
+    out = converter.unstructure(value)
+    assert out == GOOD
+    assert type(out["level"]) is int
+    assert type(out["mode"]) is str
+    assert converter.structure(json.loads(json.dumps(out)), Settings) == value
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("level", 5),
+        ("level", True),  # a bool is not 1
+        ("level", 2.0),
+        ("level", "2"),
+        ("mode", "slow"),
+        ("shape", "4"),
+        ("mixed", "off"),
+    ],
+)
+def test_a_value_outside_an_enum_is_refused_naming_the_choices(field: str, bad: object) -> None:
+    with pytest.raises(cattrs.ClassValidationError) as caught:
+        converter.structure({**GOOD, field: bad}, Settings)
+    (error,) = caught.value.exceptions
+    assert isinstance(error, ValueError)
+    assert "expected one of" in str(error)
+    assert repr(bad) in str(error)
+
+
+@pytest.mark.parametrize(("field", "bad"), [("count", "3"), ("count", True), ("name", 1)])
+def test_plain_fields_stay_strict(field: str, bad: object) -> None:
+    with pytest.raises(cattrs.ClassValidationError):
+        converter.structure({**GOOD, field: bad}, Settings)

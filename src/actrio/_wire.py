@@ -9,6 +9,7 @@ converter to pick the class from that tag.
 
 from __future__ import annotations
 
+import enum
 import importlib
 import types
 import typing
@@ -23,8 +24,21 @@ converter = cattrs.Converter(forbid_extra_keys=True)
 """The converter. Unknown keys are rejected, so a typo never passes silently."""
 
 
+def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    """A member of ``cls`` from its value, as strictly as the plain types: ``true`` is not 1."""
+    for member in cls:
+        if type(member.value) is type(value) and member.value == value:
+            return member
+    choices = ", ".join(repr(m.value) for m in cls)
+    raise ValueError(f"expected one of {cls.__name__}'s values ({choices}), got {value!r}")
+
+
 def _strict(cls: type[Any], accepts: tuple[type[Any], ...]) -> None:
-    def structure(value: Any, _: Any) -> Any:
+    def structure(value: Any, tp: Any) -> Any:
+        if tp is not cls and issubclass(tp, enum.Enum):
+            # The hook is found through the MRO: an IntEnum, a StrEnum or a
+            # (str, Enum) mixin is an enum first, not a plain value.
+            return _structure_enum(value, tp)
         if isinstance(value, bool) and bool not in accepts:
             raise TypeError(f"expected {cls.__name__}, got bool")
         if not isinstance(value, accepts):
@@ -39,6 +53,10 @@ _strict(str, (str,))
 _strict(int, (int,))
 _strict(float, (int, float))
 _strict(bool, (bool,))
+converter.register_structure_hook(enum.Enum, _structure_enum)
+# On the way out an enum is its value (an IntEnum or StrEnum too, found before int and str).
+for _enum in (enum.Enum, enum.IntEnum, enum.StrEnum, enum.IntFlag):
+    converter.register_unstructure_hook(_enum, lambda member: member.value)
 
 
 _by_kind: dict[str, type[Any]] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -61,29 +60,19 @@ from actrio.types import (
     Usage,
     UsageUpdate,
 )
+from provider_fixtures import PROVIDER_FIXTURES
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
+    from pathlib import Path
 
 # ---------------------------------------------------------------- fixtures and a mock server
 
 
-def _find_fixtures() -> Path | None:
-    for candidate in (
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers" / "openai-chat",
-        Path("/work/shared/fixtures/providers/openai-chat"),
-    ):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-FIXTURES = _find_fixtures()
-needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason="provider fixtures not found")
+FIXTURES = PROVIDER_FIXTURES / "openai-chat"
 
 
 def fixture(name: str) -> Path:
-    assert FIXTURES is not None
     return FIXTURES / name
 
 
@@ -499,9 +488,7 @@ def check_events(events: list[StreamEvent], response: ModelResponse) -> None:
 # ---------------------------------------------------------------- every fixture is replayed
 
 
-@needs_fixtures
 def test_every_fixture_is_replayed() -> None:
-    assert FIXTURES is not None
     sse = {p.name for p in FIXTURES.glob("*.sse")}
     assert sse == set(STREAMS) | set(TERMINATED) | set(BROKEN)
     bodies = {
@@ -514,7 +501,6 @@ def test_every_fixture_is_replayed() -> None:
     assert requests == set(REQUESTS)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", sorted(STREAMS))
 @pytest.mark.parametrize("chunking", ["whole", "by-event", "7-bytes"])
 async def test_stream_fixture(name: str, chunking: str) -> None:
@@ -530,7 +516,6 @@ async def test_stream_fixture(name: str, chunking: str) -> None:
     check_events(events, response)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", sorted(TERMINATED))
 async def test_stream_without_done_is_interrupted(name: str) -> None:
     raw = fixture(name).read_bytes()
@@ -545,7 +530,6 @@ async def test_stream_without_done_is_interrupted(name: str) -> None:
     check(partial, expect, name)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", sorted(TERMINATED))
 async def test_stream_with_done_appended_succeeds(name: str) -> None:
     terminator, expect = TERMINATED[name]
@@ -555,7 +539,6 @@ async def test_stream_with_done_appended_succeeds(name: str) -> None:
     check_events(events, response)
 
 
-@needs_fixtures
 @HTTPX_GENERATORS
 @pytest.mark.parametrize("name", sorted(BROKEN))
 async def test_stream_breaking_with_an_error(name: str) -> None:
@@ -578,7 +561,6 @@ async def test_stream_breaking_with_an_error(name: str) -> None:
     assert whole.value.partial.message == caught.value.partial.message
 
 
-@needs_fixtures
 @HTTPX_GENERATORS
 async def test_groq_midstream_error_keeps_the_reasoning() -> None:
     name = "groq-stream-midstream-error-event.sse"
@@ -593,7 +575,6 @@ async def test_groq_midstream_error_keeps_the_reasoning() -> None:
     assert cause.status is None  # in-band: the HTTP status was 200
 
 
-@needs_fixtures
 @HTTPX_GENERATORS
 async def test_openrouter_inline_error_keeps_reasoning_and_usage() -> None:
     raw = fixture("openrouter-stream-comments-and-inline-error.sse").read_bytes()
@@ -605,7 +586,6 @@ async def test_openrouter_inline_error_keeps_reasoning_and_usage() -> None:
     assert partial.usage == Usage(input_tokens=43, output_tokens=10, reasoning_tokens=11)
 
 
-@needs_fixtures
 @HTTPX_GENERATORS
 async def test_n3_stream_is_refused_naming_n() -> None:
     raw = fixture("stream-n3-multiple-choices-json-schema.sse").read_bytes()
@@ -633,7 +613,6 @@ def _whole(name: str) -> ModelResponse:
     return trio.run(_replay, name, [_good_stream(name)])
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", sorted({*STREAMS, *TERMINATED}))
 @settings(max_examples=10, deadline=None)
 @given(data=st.data())
@@ -711,7 +690,6 @@ NONSTREAM: dict[str, Expect] = {
 }
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", sorted(NONSTREAM))
 async def test_nonstream_fixture(name: str) -> None:
     body = load(name)
@@ -729,7 +707,6 @@ async def test_nonstream_fixture(name: str) -> None:
     assert response.attempts == 1
 
 
-@needs_fixtures
 async def test_gemini_thought_signature_is_kept_byte_exact() -> None:
     name = "gemini-openai-compat-nonstream-tool-call.json"
     server = Server([json_response(fixture(name).read_bytes())])
@@ -773,7 +750,6 @@ def error_response(name: str) -> httpx.Response:
     return json_response(fixture(name).read_bytes(), status, headers)
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", sorted(ERRORS))
 @pytest.mark.parametrize("streaming", [False, True], ids=["complete", "stream"])
 async def test_error_fixture(name: str, streaming: bool) -> None:
@@ -791,7 +767,6 @@ async def test_error_fixture(name: str, streaming: bool) -> None:
     assert len(server.requests) == 1
 
 
-@needs_fixtures
 async def test_rate_limit_wait_comes_from_the_body_and_is_honoured(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -805,7 +780,6 @@ async def test_rate_limit_wait_comes_from_the_body_and_is_honoured(
     assert [r.headers.get("x-actrio-retry-count") for r in server.requests] == [None, "1"]
 
 
-@needs_fixtures
 async def test_request_too_large_is_not_retried() -> None:
     server = Server([error_response("error-429-request-too-large-tokens.transcribed.json")])
     with pytest.raises(QuotaExceeded) as caught:
@@ -929,7 +903,6 @@ CANNED_JSON = {
 CANNED_SSE = b'data: {"choices":[{"index":0,"delta":{"content":"ok"}}]}\n\ndata: [DONE]\n\n'
 
 
-@needs_fixtures
 @pytest.mark.parametrize("name", REQUESTS)
 async def test_request_fixture_body_has_the_recorded_shape(name: str) -> None:
     data = load(name)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cattrs
 import pytest
@@ -29,6 +28,10 @@ from actrio.codecs import (
     detect_response_codec,
 )
 from actrio.kernel import ActrioError, UsageError
+from provider_fixtures import PROVIDER_FIXTURES
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CHAT = OpenAIChatCodec()
 RESPONSES = OpenAIResponsesCodec()
@@ -36,22 +39,10 @@ ANTHROPIC = AnthropicMessagesCodec()
 APIS = ("openai-chat", "openai-responses", "anthropic-messages")
 
 
-def _find_fixtures() -> Path | None:
-    for candidate in (
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers",
-        Path("/work/shared/fixtures/providers"),
-    ):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-FIXTURES = _find_fixtures()
+FIXTURES = PROVIDER_FIXTURES
 
 
 def _files(suffix: str) -> list[tuple[str, str]]:
-    if FIXTURES is None:
-        return []
     return [
         (api, path.name)
         for api in APIS
@@ -67,8 +58,6 @@ SSE_FILES = _files(".sse")
 
 
 def fixture_path(api: str, name: str) -> Path:
-    if FIXTURES is None:
-        pytest.skip("provider fixtures not found")
     return FIXTURES / api / name
 
 

@@ -7,7 +7,6 @@ import itertools
 import json
 import random
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -18,9 +17,11 @@ from hypothesis import strategies as st
 from actrio.adapters import sse
 from actrio.adapters.sse import ServerSentEvent, SSEDecoder, SSEDecoderClosed, aiter_sse
 from actrio.kernel import UsageError
+from provider_fixtures import PROVIDER_FIXTURES
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
+    from pathlib import Path
 
 E = ServerSentEvent
 
@@ -689,18 +690,8 @@ def test_encoded_events_round_trip(
 # ---------------------------------------------------------------- provider fixtures
 
 
-def _find_fixtures() -> Path | None:
-    for candidate in (
-        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "providers",
-        Path("/work/shared/fixtures/providers"),
-    ):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-FIXTURES = _find_fixtures()
-SSE_FILES = sorted(FIXTURES.glob("*/*.sse")) if FIXTURES else []
+FIXTURES = PROVIDER_FIXTURES
+SSE_FILES = sorted(FIXTURES.glob("*/*.sse"))
 ids = [f"{p.parent.name}/{p.name}" for p in SSE_FILES]
 
 # Files that end without the blank line that would dispatch their last event
@@ -753,8 +744,6 @@ def test_fixture_has_one_event_per_terminated_data_line(path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(UNTERMINATED))
 def test_fixture_without_final_blank_line_loses_its_last_event(name: str) -> None:
-    if FIXTURES is None:
-        pytest.skip("provider fixtures not found")
     stream = (FIXTURES / name).read_bytes()
     assert not stream.endswith(b"\n\n")
     events, discarded = decode_ended([stream])
@@ -769,8 +758,6 @@ def test_fixture_without_final_blank_line_loses_its_last_event(name: str) -> Non
 
 
 def test_gemini_crlf_stream_has_one_event_per_data_line() -> None:
-    if FIXTURES is None:
-        pytest.skip("provider fixtures not found")
     stream = (FIXTURES / "gemini" / "stream-text-crlf.sse").read_bytes()
     assert b"\r\n\r\n" in stream
     events, discarded = decode_ended(bytewise(stream))
@@ -784,8 +771,6 @@ def test_gemini_crlf_stream_has_one_event_per_data_line() -> None:
 
 
 def test_fixture_leading_space_line_is_an_ignored_field() -> None:
-    if FIXTURES is None:
-        pytest.skip("provider fixtures not found")
     path = "openai-chat/openrouter-kimi-stream-tool-call-name-then-args-leading-space-line.sse"
     stream = (FIXTURES / path).read_bytes()
     assert stream.startswith(b" data: {")
@@ -795,8 +780,6 @@ def test_fixture_leading_space_line_is_an_ignored_field() -> None:
 
 
 def test_fixture_comments_are_skipped() -> None:
-    if FIXTURES is None:
-        pytest.skip("provider fixtures not found")
     stream = (FIXTURES / "openai-chat/openrouter-stream-comments-and-inline-error.sse").read_bytes()
     assert stream.count(b": OPENROUTER PROCESSING") == 17
     events, _ = decode_ended([stream])

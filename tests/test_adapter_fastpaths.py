@@ -32,10 +32,10 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actrio.adapters import _gemini_read as gemini_module
 from actrio.adapters import _openai_chat_read as openai_chat_module
+from actrio.adapters import _openai_responses_read as openai_responses_module
 from actrio.adapters import anthropic as anthropic_module
-from actrio.adapters import gemini as gemini_module
-from actrio.adapters import openai_responses as openai_responses_module
 from actrio.adapters._accumulate import parse_arguments
 from actrio.adapters._base import ModelStream
 from actrio.adapters._json import TooDeep, loads_json

@@ -26,6 +26,11 @@ Known limit: a process that can *rename* a directory from inside the root to
 outside it while a walk holds that directory's descriptor can still redirect
 the walk; only an OS sandbox closes that (RELIABILITY.md decision 4).
 
+Read-modify-write without a lost update: :func:`read_versioned` returns the
+bytes and the :class:`FileVersion` they came from, and ``atomic_write(...,
+expect=version)`` re-checks the name just before its rename, refusing with
+:class:`FileChanged` (nothing written) when another writer got there first.
+
 Exceptions::
 
     ValueError
@@ -33,6 +38,7 @@ Exceptions::
     OSError
      ├── PathResolutionError    a path could not be resolved (loop, EACCES, too long)
      ├── FileTooLarge           read_within: the file exceeds max_bytes
+     ├── FileChanged            atomic_write(expect=): not the version read (ESTALE)
      └── PermissionError
           └── PathDenied        base of the refusals below
                ├── PathEscape       a link, ``..`` or absolute path leaves the root
@@ -45,10 +51,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import secrets
 import stat
 from typing import TYPE_CHECKING, Final, Literal
+
+import attrs
 
 from actrio.policy._pathnames import (
     check_path_text,
@@ -80,6 +89,8 @@ _O_NONBLOCK: Final[int] = getattr(os, "O_NONBLOCK", 0)
 _DIR_FLAGS: Final = os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in between lstat and open must not hang the open.
 _FILE_FLAGS: Final = _O_NOFOLLOW | _O_CLOEXEC | _O_NOCTTY | _O_NONBLOCK
+#: Bytes read at a time when re-reading a file to compare it (atomic_write's expect).
+_CHUNK: Final = 64 * 1024
 #: Errors an O_NOFOLLOW open reports for a symbolic link (EMLINK: FreeBSD).
 _LINK_ERRNOS: Final = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EMLINK})
 
@@ -96,6 +107,15 @@ class PathResolutionError(OSError):
 
 class FileTooLarge(OSError):
     """:func:`read_within` found more than ``max_bytes`` bytes (``errno`` is ``EFBIG``)."""
+
+
+class FileChanged(OSError):
+    """``atomic_write(expect=...)``: the file is not the version read; nothing was written.
+
+    ``errno`` is ``ESTALE`` (what was read is stale), ``strerror`` says what
+    changed (deleted, replaced by another file, modified, content changed),
+    ``filename`` is the path as given.
+    """
 
 
 class PathDenied(PermissionError):
@@ -335,6 +355,72 @@ def open_within(
         os.close(dfd)
 
 
+@attrs.frozen
+class FileVersion:
+    """The version of a file a read saw: identity, timestamps and a digest of the bytes.
+
+    Made by :func:`read_versioned` from an ``fstat`` of the very descriptor
+    the bytes were read through (taken before reading, so a write during the
+    read leaves a version that matches nothing and is refused).
+
+    Attributes:
+        dev: ``st_dev``; with ``ino``, which file the name held.
+        ino: ``st_ino``; another inode means the name was given another file.
+        size: ``st_size``.
+        mtime_ns: ``st_mtime_ns``; a ``utime`` call can set it back.
+        ctime_ns: ``st_ctime_ns``; moved by every write, chmod or ``utime``, and
+            settable by no system call.
+        sha256: SHA-256 of the bytes read; catches a same-size write whose
+            timestamps did not move (same clock tick, see :func:`atomic_write`).
+    """
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    sha256: bytes = attrs.field(repr=bytes.hex)
+
+    @classmethod
+    def of(cls, st: os.stat_result, data: bytes) -> FileVersion:
+        """The version of ``data``, read through the descriptor ``st`` describes.
+
+        Args:
+            st: ``os.fstat`` of the descriptor, taken before reading.
+            data: the bytes read.
+
+        Returns:
+            The version.
+        """
+        digest = hashlib.sha256(data).digest()
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest)
+
+
+def _read_all(
+    root: str | os.PathLike[str], path: str | os.PathLike[str], max_bytes: int
+) -> tuple[os.stat_result, bytes]:
+    """:func:`read_within`, also returning the ``fstat`` taken before reading."""
+    if max_bytes < 0:
+        raise ValueError(f"max_bytes must be >= 0, not {max_bytes}")
+    fd = open_within(root, path, mode="read")
+    text = os.fspath(path)
+    try:
+        st = os.fstat(fd)
+        size = st.st_size
+        if size > max_bytes:
+            raise FileTooLarge(errno.EFBIG, f"{size} bytes, limit {max_bytes}", text)
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := os.read(fd, max_bytes + 1 - total):
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:  # grew while we read
+                raise FileTooLarge(errno.EFBIG, f"over {max_bytes} bytes, limit {max_bytes}", text)
+        return st, b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_within(
     root: str | os.PathLike[str], path: str | os.PathLike[str], *, max_bytes: int
 ) -> bytes:
@@ -354,24 +440,85 @@ def read_within(
         ValueError: ``max_bytes`` is negative.
         PathDenied: see :func:`open_within`.
     """
-    if max_bytes < 0:
-        raise ValueError(f"max_bytes must be >= 0, not {max_bytes}")
-    fd = open_within(root, path, mode="read")
-    text = os.fspath(path)
+    return _read_all(root, path, max_bytes)[1]
+
+
+def read_versioned(
+    root: str | os.PathLike[str], path: str | os.PathLike[str], *, max_bytes: int
+) -> tuple[bytes, FileVersion]:
+    """Read a file like :func:`read_within`; also return the version read.
+
+    Pass the version to ``atomic_write(..., expect=version)`` to write back a
+    change of these bytes only if no other writer changed the file meanwhile.
+
+    Args:
+        root: the directory the path must stay in.
+        path: the file (see :func:`open_within`, mode ``"read"``).
+        max_bytes: the most bytes returned; a bigger file raises.
+
+    Returns:
+        The file's bytes and their :class:`FileVersion`.
+
+    Raises:
+        FileTooLarge: the file holds more than ``max_bytes`` bytes.
+        ValueError: ``max_bytes`` is negative.
+        PathDenied: see :func:`open_within`.
+    """
+    st, data = _read_all(root, path, max_bytes)
+    return data, FileVersion.of(st, data)
+
+
+_GONE: Final = "the file was deleted or renamed since it was read"
+
+
+def _expect_same(expect: FileVersion, st: os.stat_result | None, text: str) -> None:
+    """Refuse unless ``st`` (an lstat or fstat) shows the file ``expect`` describes."""
+    if st is None:
+        reason = _GONE
+    elif (st.st_dev, st.st_ino) != (expect.dev, expect.ino):
+        reason = "the file was replaced by another file since it was read"
+    elif (st.st_size, st.st_mtime_ns, st.st_ctime_ns) != (
+        expect.size,
+        expect.mtime_ns,
+        expect.ctime_ns,
+    ):
+        reason = "the file was modified since it was read"
+    else:
+        return
+    raise FileChanged(errno.ESTALE, reason, text)
+
+
+def _digest(fd: int, size: int) -> bytes:
+    """SHA-256 of the file at ``fd``, reading at most ``size + 1`` bytes (more is a change)."""
+    digest = hashlib.sha256()
+    left = size + 1
+    while left > 0 and (chunk := os.read(fd, min(_CHUNK, left))):
+        digest.update(chunk)
+        left -= len(chunk)
+    return digest.digest()
+
+
+def _recheck(dfd: int, name: str, expect: FileVersion, text: str) -> None:
+    """Refuse (:class:`FileChanged`) unless ``name`` still is ``expect``: the last look.
+
+    The name is opened as every open here (``O_NOFOLLOW``, regular files only),
+    so a link swapped in is still :class:`PathEscape`. Order matters: the
+    content is compared through the descriptor first, then one ``lstat`` of the
+    name, the last system call before the rename, catches a file renamed over
+    the name while the content was being read.
+    """
     try:
-        size = os.fstat(fd).st_size
-        if size > max_bytes:
-            raise FileTooLarge(errno.EFBIG, f"{size} bytes, limit {max_bytes}", text)
-        chunks: list[bytes] = []
-        total = 0
-        while chunk := os.read(fd, max_bytes + 1 - total):
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > max_bytes:  # grew while we read
-                raise FileTooLarge(errno.EFBIG, f"over {max_bytes} bytes, limit {max_bytes}", text)
-        return b"".join(chunks)
+        fd = _open_final(dfd, name, "read", True, text)
+    except FileNotFoundError as exc:
+        raise FileChanged(errno.ESTALE, _GONE, text) from exc
+    try:
+        _expect_same(expect, os.fstat(fd), text)
+        digest = _digest(fd, expect.size)
     finally:
         os.close(fd)
+    if digest != expect.sha256:
+        raise FileChanged(errno.ESTALE, "the file's content changed since it was read", text)
+    _expect_same(expect, _lstat_at(dfd, name), text)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -388,6 +535,7 @@ def atomic_write(
     protected: Sequence[str] = DEFAULT_PROTECTED,
     allow_hardlinks: bool = False,
     parents: bool = False,
+    expect: FileVersion | None = None,
 ) -> None:
     """Replace (or create) a file inside ``root`` so a crash leaves old or new, never half (B-11).
 
@@ -395,6 +543,20 @@ def atomic_write(
     fsyncs it, then renames it over the name relative to the directory's
     descriptor. A link swapped in at the name is replaced, never followed. An
     existing file's permission bits are kept.
+
+    With ``expect`` (from :func:`read_versioned`) this is a compare-and-swap:
+    the file must exist and, checked once before the temporary file is written
+    and again just before the rename, still be that version (same inode, size,
+    ``mtime_ns``, ``ctime_ns`` and SHA-256 of its bytes); otherwise
+    :class:`FileChanged`, the temporary file removed and the file untouched.
+    POSIX has no atomic compare-and-rename, so two gaps remain. A writer
+    landing between the final ``lstat`` and the rename (microseconds) is
+    overwritten. A same-size write *in place* after the content re-check is
+    seen only through the timestamps: caught where the kernel gives a changed
+    file a fresh timestamp (Linux 6.13+ multigrain timestamps, e.g. ext4),
+    missed where they are coarse (one clock tick, 4 ms at HZ=250) and the
+    file's previous change fell in the same tick. And a process that holds the
+    old file open and writes after the rename writes to the unnamed old inode.
 
     Args:
         root: the directory the path must stay in.
@@ -404,8 +566,11 @@ def atomic_write(
         allow_hardlinks: replace a file with ``st_nlink > 1``. The rename gives
             the name a new inode, so the other names keep the old contents.
         parents: create missing directories on the way.
+        expect: replace the file only if it still is this version.
 
     Raises:
+        FileChanged: ``expect`` was given and the file is not that version
+            (deleted, replaced, modified); nothing was written.
         PathDenied: see :func:`open_within`.
         OSError: the write, fsync or rename failed; the old file is intact and
             the temporary file is removed.
@@ -417,6 +582,8 @@ def atomic_write(
         before = _lstat_at(dfd, name)
         if before is not None:
             _check_file(before, name, text, hardlinks_ok=allow_hardlinks)
+        if expect is not None:  # fail fast, before writing anything
+            _expect_same(expect, before, text)
         tmp = f".~{secrets.token_hex(8)}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o666, dir_fd=dfd)
         try:
@@ -427,6 +594,8 @@ def atomic_write(
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if expect is not None:
+                _recheck(dfd, name, expect, text)
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException:
             with contextlib.suppress(OSError):

@@ -63,7 +63,9 @@ from actrio.policy._fsopen import (
     DEFAULT_PROTECTED,
     PATH_MAX,
     SPECIAL_ROOTS,
+    FileChanged,
     FileTooLarge,
+    FileVersion,
     HardLinkRefused,
     Mode,
     PathDenied,
@@ -73,6 +75,7 @@ from actrio.policy._fsopen import (
     SpecialFile,
     atomic_write,
     open_within,
+    read_versioned,
     read_within,
 )
 from actrio.policy._pathnames import (
@@ -86,7 +89,9 @@ from actrio.policy._pathnames import (
 
 __all__ = (
     "DEFAULT_PROTECTED",
+    "FileChanged",
     "FileTooLarge",
+    "FileVersion",
     "HardLinkRefused",
     "InvalidPath",
     "Mode",
@@ -99,6 +104,7 @@ __all__ = (
     "SpecialFile",
     "atomic_write",
     "open_within",
+    "read_versioned",
     "read_within",
 )
 

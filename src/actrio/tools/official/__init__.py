@@ -45,7 +45,8 @@ Errors, all :class:`~actrio.tools.ToolError`::
 
     ToolError
     ├── FileToolError             a file could not be read or written (OSError)
-    │   └── PathRefused           the safe opener refused the path (PermissionError)
+    │   ├── PathRefused           the safe opener refused the path (PermissionError)
+    │   └── FileChangedDuringEdit another writer changed the file edit_file read
     ├── EditError                 edit_file's old text picks no single place (ValueError)
     │   ├── EmptyOldText
     │   ├── OldTextNotFound
@@ -74,6 +75,7 @@ from actrio.tools.official._fs import EDIT_MAX_BYTES as EDIT_MAX_BYTES
 from actrio.tools.official._fs import READ_MAX_BYTES as READ_MAX_BYTES
 from actrio.tools.official._fs import EditError as EditError
 from actrio.tools.official._fs import EmptyOldText as EmptyOldText
+from actrio.tools.official._fs import FileChangedDuringEdit as FileChangedDuringEdit
 from actrio.tools.official._fs import FileToolError as FileToolError
 from actrio.tools.official._fs import OldTextAmbiguous as OldTextAmbiguous
 from actrio.tools.official._fs import OldTextNotFound as OldTextNotFound
@@ -112,6 +114,7 @@ __all__ = (
     "FetchTimeout",
     "FetchUrlResult",
     "FetchUsageError",
+    "FileChangedDuringEdit",
     "FileToolError",
     "InvalidCommand",
     "InvalidRequest",

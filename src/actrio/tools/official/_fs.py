@@ -18,6 +18,15 @@ links (PT-05), and replace files atomically: a temporary file in the same
 directory, fsynced, then renamed over the name, so a crash leaves the old
 file or the new one, never half of each (B-11).
 
+``edit_file`` does not lose a concurrent update (B-11): it remembers the
+version it read (inode, size, timestamps, SHA-256 of the bytes) and, just
+before its rename, refuses with :class:`FileChangedDuringEdit` if the file
+changed meanwhile; nothing is written and the model can read again and
+retry. POSIX has no atomic compare-and-rename, so a writer landing in the
+microseconds between that last check and the rename is still overwritten
+(see :func:`~actrio.policy.paths.atomic_write` for the residual risk).
+``write_file`` replaces the whole file and stays last-writer-wins.
+
 Text: a file is read as UTF-8, invalid bytes replaced with U+FFFD, at most
 :data:`READ_MAX_BYTES` bytes, with a marker giving the file's full size
 (B-05). Text from the model is written as UTF-8; argument validation
@@ -34,9 +43,11 @@ error they stand for is chained as ``__cause__``::
     ToolError
     ├── FileToolError          the file could not be read or written (OSError):
     │   │                      missing, a directory, too large to edit, an empty path
-    │   └── PathRefused        the safe opener refused the path (PermissionError): a
-    │                          link, ``..`` above the root, a protected name, a special
-    │                          file, a hard-linked file
+    │   ├── PathRefused        the safe opener refused the path (PermissionError): a
+    │   │                      link, ``..`` above the root, a protected name, a special
+    │   │                      file, a hard-linked file
+    │   └── FileChangedDuringEdit  ``edit_file``: another writer changed the file
+    │                          between the read and the write; nothing was written
     └── EditError              ``edit_file``'s ``old`` does not pick one place (ValueError);
         ├── EmptyOldText       the file is unchanged
         ├── OldTextNotFound
@@ -52,13 +63,13 @@ import os
 import re
 from typing import TYPE_CHECKING, Final
 
+from actrio.policy._fsopen import FileChanged, read_versioned
 from actrio.policy.paths import (
     FileTooLarge,
     InvalidPath,
     PathDenied,
     atomic_write,
     open_within,
-    read_within,
 )
 from actrio.tools._context import current_tool_context
 from actrio.tools._tool import tool
@@ -72,6 +83,7 @@ __all__ = (
     "READ_MAX_BYTES",
     "EditError",
     "EmptyOldText",
+    "FileChangedDuringEdit",
     "FileToolError",
     "OldTextAmbiguous",
     "OldTextNotFound",
@@ -117,6 +129,24 @@ class PathRefused(FileToolError, PermissionError):
     A symbolic link at some component, ``..`` above the root, an absolute
     path elsewhere, a protected name, a special file or a hard-linked file.
     """
+
+
+class FileChangedDuringEdit(FileToolError):
+    """``edit_file``: the file changed between its read and its write; nothing was written.
+
+    Another writer (a process, another tool call) deleted, replaced or
+    modified the file after ``edit_file`` read it, so writing the edit would
+    have thrown that change away (a lost update). The file is as the other
+    writer left it and no temporary file remains; read it again and retry.
+    An :class:`OSError` like the other file failures (``errno`` is ``ESTALE``),
+    not an :class:`EditError`: ``old`` was fine, the file moved under it.
+    """
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path!r}: {self.reason}; nothing was written."
+            " Read the file again and redo the edit"
+        )
 
 
 class EditError(ToolError, ValueError):
@@ -168,6 +198,8 @@ def _file_errors(path: str) -> Iterator[None]:
     """Map the safe opener's and the kernel's errors to the tools' own, in one place."""
     try:
         yield
+    except FileChanged as exc:
+        raise FileChangedDuringEdit(path, exc.strerror or "changed", exc.errno) from exc
     except PathDenied as exc:
         raise PathRefused(path, exc.strerror or "refused", exc.errno) from exc
     except FileTooLarge as exc:
@@ -283,7 +315,9 @@ async def edit_file(path: str, old: str, new: str) -> str:
     """Replace one exact occurrence of a text in a file in the workspace.
 
     ``old`` must occur exactly once, whitespace and line endings included;
-    otherwise nothing is changed and the error says how often it occurs.
+    otherwise nothing is changed and the error says how often it occurs. If
+    the file changes between the read and the write, nothing is written and
+    the error says so: read the file again and retry.
 
     Args:
         path: The file, relative to the workspace.
@@ -297,7 +331,7 @@ async def edit_file(path: str, old: str, new: str) -> str:
     if not old:
         raise EmptyOldText(path)
     with _file_errors(path):
-        data = read_within(context.root, path, max_bytes=EDIT_MAX_BYTES)
+        data, version = read_versioned(context.root, path, max_bytes=EDIT_MAX_BYTES)
     before = _encode(old)
     count = _occurrences(data, before)
     if count == 0:
@@ -306,5 +340,5 @@ async def edit_file(path: str, old: str, new: str) -> str:
         raise OldTextAmbiguous(path, count)
     updated = data.replace(before, _encode(new), 1)
     with _file_errors(path):
-        atomic_write(context.root, path, updated, protected=context.protected)
+        atomic_write(context.root, path, updated, protected=context.protected, expect=version)
     return f"edited {path}: replaced 1 occurrence ({len(data):,} -> {len(updated):,} bytes)"

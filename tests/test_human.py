@@ -234,7 +234,7 @@ def console() -> Console:
 
 
 def request(kind: str, text: str) -> HumanRequest:
-    return HumanRequest(id="h-1", kind=kind, text=text)  # type: ignore[arg-type]
+    return HumanRequest(id="h-1", kind=kind, text=text, digest="d" * 64)  # type: ignore[arg-type]
 
 
 async def test_the_console_asks_and_reads_answers(console: Console) -> None:
@@ -324,8 +324,11 @@ def test_human_events_round_trip_through_the_wire_form(answer: bool | str | None
     again = structure_tagged(converter.unstructure(event))
     assert again == event
     assert type(again.answer) is type(answer)
-    asked = HumanRequested(request_id="h-1", question="confirm", text="ok?", call_id="c")
+    asked = HumanRequested(
+        request_id="h-1", question="confirm", text="ok?", digest="d" * 64, call_id="c"
+    )
     assert structure_tagged(converter.unstructure(asked)) == asked
+    assert structure_tagged(converter.unstructure(asked)).digest == "d" * 64
 
 
 def test_a_bad_answer_in_the_wire_form_is_refused() -> None:

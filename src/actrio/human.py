@@ -24,14 +24,36 @@ nothing can answer::
 Questions are shown with every control, format and other invisible
 character escaped (``\r``, ``\x1b``, ``\u202e``), so what the person
 approves is what will run (B-08, B-09).
+
+Every question carries a *digest* (B-09), the sha256 of exactly what the
+answer approves: for a ``before`` policy's required call, the asking tool
+call's name and exact arguments (:func:`call_digest`); for any other
+question, its exact text (:func:`text_digest`). A UI shows it and sends it
+back with ``respond(request_id, answer, digest=...)``: an answer naming
+another digest is refused (:class:`ApprovalMismatch`) and the question keeps
+waiting. The tool call checks the digest again after the answers, before its
+code runs, and is denied if its arguments changed meanwhile.
+
+Errors::
+
+    HumanError (ActrioError)
+     ├── HumanUnavailable (RuntimeError)    no one can answer
+     ├── HumanTimeout (TimeoutError)        no answer in time
+     ├── UnknownHumanRequest (UsageError, LookupError)
+     ├── InvalidAnswer (UsageError, TypeError)
+     ├── ApprovalMismatch (ValueError)      the answer was for another digest
+     └── DigestError (TypeError)            arguments JSON cannot encode exactly
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal, TypeAlias
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 import trio
@@ -44,7 +66,9 @@ if TYPE_CHECKING:
     from actrio.kernel import ActorSystem
 
 __all__ = (
+    "ApprovalMismatch",
     "ConsoleResponder",
+    "DigestError",
     "HumanChannel",
     "HumanError",
     "HumanEvent",
@@ -56,7 +80,9 @@ __all__ = (
     "InvalidAnswer",
     "Responder",
     "UnknownHumanRequest",
+    "call_digest",
     "display_text",
+    "text_digest",
 )
 
 HumanKind = Literal["confirm", "elicit"]
@@ -94,6 +120,98 @@ class InvalidAnswer(HumanError, UsageError, TypeError):
     """An answer of the wrong type: ``confirm`` takes a bool, ``elicit`` a str."""
 
 
+class ApprovalMismatch(HumanError, ValueError):
+    """``respond(..., digest=...)`` named another digest than the request's (B-09).
+
+    Nothing was answered: the request still waits.
+
+    Attributes:
+        request_id: The request answered.
+        expected: The request's digest.
+        given: The digest the answer named.
+    """
+
+    def __init__(self, request_id: str, expected: str, given: object) -> None:
+        shown = display_text(given[:12]) if isinstance(given, str) else type(given).__name__
+        super().__init__(
+            f"request {request_id!r} is about digest {expected[:12]}, but the answer names "
+            f"{shown}: nothing was answered and it still waits"
+        )
+        self.request_id = request_id
+        self.expected = expected
+        self.given = given
+
+
+class DigestError(HumanError, TypeError):
+    """Arguments JSON cannot encode exactly, so they have no digest (B-09)."""
+
+
+# ---------------------------------------------------------------- digests (B-09)
+
+_MAX_DIGEST_DEPTH = 256
+"""How deeply digested arguments may nest (a cycle is refused by it too)."""
+
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def call_digest(tool: str, arguments: Mapping[str, Any]) -> str:
+    """The digest of a tool call: what a person approving it approves (B-09).
+
+    The sha256, in hex, of the canonical JSON of ``[tool, arguments]``: keys
+    sorted, no whitespace, characters as they are, UTF-8. The same arguments
+    in another key order give the same digest; any other change, down to one
+    invisible character, gives another.
+
+    Raises:
+        DigestError: ``tool`` is not a str, or ``arguments`` hold something
+            JSON cannot encode exactly (a key that is not a str, NaN, a set,
+            nesting deeper than 256 levels or a cycle); the error names where.
+    """
+    if not isinstance(tool, str):
+        raise DigestError(f"the tool name must be a str, got {type(tool).__name__}")
+    if not isinstance(arguments, Mapping):
+        raise DigestError(f"the arguments must be a mapping, got {type(arguments).__name__}")
+    args = dict(arguments)
+    _check_encodable(args)
+    return _sha256(
+        json.dumps([tool, args], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    )
+
+
+def text_digest(text: str) -> str:
+    """The digest of a question's exact text, before any escaping (B-09).
+
+    The sha256, in hex, of the text as a JSON string: it never equals a
+    :func:`call_digest`, which digests a JSON array.
+    """
+    return _sha256(json.dumps(text, ensure_ascii=False))
+
+
+def _sha256(text: str) -> str:
+    # surrogatepass: a lone surrogate (valid in JSON text) is digested, not refused
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _check_encodable(value: object) -> None:
+    """Refuse what ``json.dumps`` would encode lossily or not at all."""
+    stack: list[tuple[object, str, int]] = [(value, "$", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, dict | list | tuple) and depth >= _MAX_DIGEST_DEPTH:
+            raise DigestError(f"{path} nests over {_MAX_DIGEST_DEPTH} levels deep (or is a cycle)")
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                if not isinstance(key, str):
+                    raise DigestError(f"{path} has a {type(key).__name__} key, {key!r}: not a str")
+                stack.append((sub, f"{path}[{json.dumps(key)}]", depth + 1))
+        elif isinstance(item, list | tuple):
+            stack += [(sub, f"{path}[{i}]", depth + 1) for i, sub in enumerate(item)]
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise DigestError(f"{path} is {item!r}, which JSON cannot encode")
+        elif item is not None and not isinstance(item, str | int | float):
+            raise DigestError(f"{path} is a {type(item).__name__}, which JSON cannot encode")
+
+
 # ---------------------------------------------------------------- values and events
 
 
@@ -124,23 +242,31 @@ class HumanRequest:
         id: The id to answer it with (``runtime.respond(id, answer)``).
         kind: ``confirm`` (answer a bool) or ``elicit`` (answer a str).
         text: The question, with invisible characters escaped.
+        digest: What an answer approves (B-09): the :func:`call_digest` of
+            the tool call asking, or the :func:`text_digest` of the question.
         call_id: The tool call asking, when there is one.
     """
 
     id: str
     kind: HumanKind
     text: str
+    digest: str
     call_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class HumanRequested(Event):
-    """A question is waiting for an answer (see :class:`HumanRequest`)."""
+    """A question is waiting for an answer (see :class:`HumanRequest`).
+
+    ``digest`` is what the answer approves; pass it back as
+    ``respond(request_id, answer, digest=digest)`` (B-09).
+    """
 
     kind: Literal["human_requested"] = "human_requested"
     request_id: str
     question: HumanKind
     text: str
+    digest: str
     call_id: str | None = None
 
 
@@ -242,13 +368,23 @@ class HumanChannel:
         """The requests waiting for an answer, oldest first."""
         return tuple(w.request for w in self._waiting.values())
 
-    async def ask(self, kind: HumanKind, text: str, *, call_id: str | None = None) -> bool | str:
+    async def ask(
+        self,
+        kind: HumanKind,
+        text: str,
+        *,
+        call_id: str | None = None,
+        digest: str | None = None,
+    ) -> bool | str:
         """Ask a person; wait for the answer.
 
         Args:
             kind: ``confirm`` or ``elicit``.
             text: The question.
             call_id: The tool call asking, for the events.
+            digest: What the answer approves: the :func:`call_digest` of the
+                tool call a required ``user.confirm`` is about. Default: the
+                :func:`text_digest` of ``text``.
 
         Returns:
             A bool for ``confirm``, a str for ``elicit``.
@@ -263,6 +399,8 @@ class HumanChannel:
             raise UsageError(f"kind must be 'confirm' or 'elicit', got {kind!r}")
         if not isinstance(text, str):
             raise UsageError(f"the question must be a str, got {type(text).__name__}")
+        if digest is not None and not (isinstance(digest, str) and _HEX_DIGEST.fullmatch(digest)):
+            raise UsageError(f"digest must be 64 lowercase hex characters, got {digest!r:.80}")
         if self._responder is None:
             raise HumanUnavailable(
                 f"{kind} needs a person, and this runtime has no way to ask one: pass "
@@ -273,6 +411,7 @@ class HumanChannel:
             id=_request_ids.next(),
             kind=kind,
             text=display_text(text),
+            digest=text_digest(text) if digest is None else digest,
             call_id=call_id,
         )
         waiting = _Waiting(request)
@@ -282,7 +421,11 @@ class HumanChannel:
         try:
             await self._system.publish(
                 HumanRequested(
-                    request_id=request.id, question=kind, text=request.text, call_id=call_id
+                    request_id=request.id,
+                    question=kind,
+                    text=request.text,
+                    digest=request.digest,
+                    call_id=call_id,
                 )
             )
             published = True
@@ -343,11 +486,18 @@ class HumanChannel:
             waiting.answer, waiting.source = answer, "responder"
         waiting.done.set()
 
-    def respond(self, request_id: str, answer: bool | str) -> None:
+    def respond(self, request_id: str, answer: bool | str, *, digest: str | None = None) -> None:
         """Answer the waiting request ``request_id``.
+
+        Args:
+            request_id: The request's id.
+            answer: A bool for ``confirm``, a str for ``elicit``.
+            digest: The digest the person was shown (B-09); when given it
+                must be the request's, or nothing is answered.
 
         Raises:
             UnknownHumanRequest: No such request is waiting.
+            ApprovalMismatch: ``digest`` is not the request's; the request still waits.
             InvalidAnswer: ``answer`` has the wrong type; the request still waits.
         """
         waiting = self._waiting.get(request_id)
@@ -356,6 +506,8 @@ class HumanChannel:
             raise UnknownHumanRequest(
                 f"no request {request_id!r} is waiting for an answer (waiting: {waiting_ids})"
             )
+        if digest is not None and digest != waiting.request.digest:
+            raise ApprovalMismatch(request_id, waiting.request.digest, digest)
         waiting.answer = _check_answer(waiting.request.kind, answer)
         waiting.source = "respond"
         waiting.done.set()
@@ -382,7 +534,8 @@ class ConsoleResponder:
     It reads with :class:`trio.lowlevel.FdStream` on a duplicate of the input
     descriptor (restoring blocking mode afterwards), so it never blocks the
     event loop. A confirm takes ``y``/``yes`` or ``n``/``no`` (Enter is no);
-    anything else asks again, up to three times, then counts as no.
+    anything else asks again, up to three times, then counts as no. Each
+    question is preceded by the first 12 hex characters of its digest (B-09).
 
     Args:
         input_fd: The descriptor to read answers from.
@@ -407,6 +560,7 @@ class ConsoleResponder:
                 "(a non-interactive run needs human='external' or another responder)"
             )
         async with self._lock:
+            await self._write(f"[actrio] digest {request.digest[:12]}\n")
             if request.kind == "elicit":
                 await self._write(f"[actrio] {request.text}\n> ")
                 return await self._readline()

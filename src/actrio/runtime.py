@@ -181,14 +181,23 @@ class Runtime:
         host = await self._tool_host()
         return await host.policies.ask(CurrentPolicies())
 
-    def respond(self, request_id: str, answer: bool | str) -> None:  # the answer
+    def respond(  # the answer
+        self, request_id: str, answer: bool | str, *, digest: str | None = None
+    ) -> None:
         """Answer a waiting ``user.confirm`` (a bool) or ``user.elicit`` (a str).
+
+        Args:
+            request_id: The ``HumanRequested`` event's ``request_id``.
+            answer: A bool for ``user.confirm``, a str for ``user.elicit``.
+            digest: The event's ``digest``, as the person was shown it (B-09):
+                when given, the answer counts only for that exact call.
 
         Raises:
             UnknownHumanRequest: No such request is waiting.
+            ApprovalMismatch: ``digest`` is not the request's; the request still waits.
             InvalidAnswer: The answer has the wrong type; the request still waits.
         """
-        self.human.respond(request_id, answer)
+        self.human.respond(request_id, answer, digest=digest)
 
     # -- agents --
 

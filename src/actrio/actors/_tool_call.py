@@ -9,7 +9,9 @@ The order is what makes a denied call unable to run::
         check the arguments again   an intercept may have rewritten them
         ask the policy actor        Evaluate → Verdict under one version
         run required calls          before policies: user.confirm, ... as
-                                    child tool calls of this one
+                                    child tool calls of this one, shown the
+                                    digest of this call (B-09)
+        still what was approved?    the digest again: else denied (B-09)
         publish PolicyDecision      exactly one per call decided
         denied?                     ToolDenied; the tool's code never runs
         run the tool                with its own timeout, in its ToolContext
@@ -18,6 +20,14 @@ The order is what makes a denied call unable to run::
 
 The decision is taken in the innermost layer, after every intercept, so no
 middleware can change the arguments between the decision and the run.
+
+A call whose policies required calls (a person's confirmation) is bound to
+the digest of its tool name and exact arguments, taken before the first
+required call (:func:`actrio.human.call_digest`): it is what the person is
+shown and approves. After the required calls the digest is taken again; if
+it differs, the call is denied and its code never runs. If it matches, the
+keyword arguments are rebuilt at once from a private copy, so what runs is
+exactly what was approved, whatever holds the arguments afterwards.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from actrio.actors._calls import execute_tool
 from actrio.actors._policy import Evaluate, PolicyMessage
 from actrio.actors._policy_events import PolicyDecision, PolicyErrored
 from actrio.actors._scope import END_EVENT_GRACE, current_scope
-from actrio.human import HumanChannel
+from actrio.human import DigestError, HumanChannel, call_digest
 from actrio.kernel import ActorRef, ActorSystem, UsageError
 from actrio.policy._engine import Decision, PolicyEngine, Verdict, satisfy
 from actrio.policy._fsopen import DEFAULT_PROTECTED
@@ -149,7 +159,14 @@ class _Call:
     call_id: str
     inputs: Mapping[str, Any] | None
     depth: int
+    approves: str | None = None  # the digest of the call this one is a required call of
     decided: bool = False  # its PolicyDecision event is out
+    approved: str | None = None  # B-09: its own digest, once a required call is asked
+    bound: dict[str, Any] | None = None  # the keyword arguments checked against it
+
+    def forget_approval(self) -> None:
+        """Start a decision afresh (an intercept may run the call again)."""
+        self.approved = self.bound = None
 
 
 async def _call(
@@ -160,6 +177,7 @@ async def _call(
     inputs: Mapping[str, Any] | None,
     *,
     depth: int,
+    approves: str | None = None,
     on_result: Callable[[ToolCallResult], None] | None = None,
 ) -> ToolCallResult:
     if call_id is not None and not isinstance(call_id, str):
@@ -167,7 +185,7 @@ async def _call(
     if inputs is not None:
         check_json(dict(inputs), "inputs")
     checked, _ = check_arguments(tool, arguments)  # B-01: before any scope or policy
-    call = _Call(host, tool, call_id or _call_ids.next(), inputs, depth)
+    call = _Call(host, tool, call_id or _call_ids.next(), inputs, depth, approves)
     outcome: list[tuple[Any, ToolOutput, Decision]] = []
 
     async def run(args: Any) -> str:
@@ -182,6 +200,8 @@ async def _call(
                 error=decision.error,
                 version=decision.version,
             )
+        if call.bound is not None:  # B-09: what the person approved, copied when checked
+            kwargs = call.bound
         context = ToolContext(
             call_id=call.call_id,
             tool=tool.name,
@@ -190,6 +210,7 @@ async def _call(
             protected=host.protected,
             http=host.http,
             human=host.human,
+            approval_digest=call.approves,
         )
         with tool_context(context):
             value = await tool.invoke(kwargs)
@@ -236,23 +257,33 @@ async def _decide(call: _Call, args: Mapping[str, Any]) -> Decision:
     A cancellation passes through; the caller publishes it as the decision.
     """
     decision: Decision | None = None
+    call.forget_approval()
     try:
         verdict = await call.host.policies.ask(
             Evaluate(call.tool.capability, dict(args), call.inputs)
         )
 
         async def required(capability: str, required_args: Mapping[str, object]) -> object:
+            if call.approved is None:  # B-09: fixed before anyone is asked
+                call.approved = call_digest(call.tool.name, args)
             return await _required(call, capability, required_args)
 
         decision = await satisfy(verdict, required)
         local = call.host.local_policies
         if decision.allowed and local is not None and call.tool.capability is not None:
             # Reported under the runtime's version: the agent's set never changes.
+            # The required calls that ran are both sets', the runtime's first.
             local_decision = await satisfy(_evaluate_local(local, call, args), required)
-            decision = attrs.evolve(local_decision, version=decision.version)
+            decision = attrs.evolve(
+                local_decision,
+                version=decision.version,
+                required=(*decision.required, *local_decision.required),
+            )
         # A required call cancelled with this one fails as an error; the
         # truth is that this call was cancelled.
         await trio.lowlevel.checkpoint_if_cancelled()
+        if decision.allowed and call.approved is not None:
+            decision = _bind(call, args, decision)
     except Exception as error:  # noqa: BLE001  # fail closed: the actor stopped, say
         decision = Decision(
             allowed=False,
@@ -262,6 +293,33 @@ async def _decide(call: _Call, args: Mapping[str, Any]) -> Decision:
         )
     await _publish(call, args, decision)
     return decision
+
+
+def _bind(call: _Call, args: Mapping[str, Any], decision: Decision) -> Decision:
+    """Deny unless the arguments are still exactly the ones approved (B-09).
+
+    On a match the keyword arguments are rebuilt now, with no wait between,
+    from a private copy: nothing holding ``args`` can change what runs.
+    """
+    approved = call.approved
+    assert approved is not None
+    try:
+        now: str | None = call_digest(call.tool.name, args)
+    except DigestError:
+        now = None
+    if now == approved:
+        call.bound = check_arguments(call.tool, args)[1]
+        return decision
+    shown = "arguments without a digest" if now is None else f"digest {now[:12]}"
+    return Decision(
+        allowed=False,
+        capability=decision.capability,
+        reason=f"its arguments changed after they were approved (approved digest "
+        f"{approved[:12]}, now {shown}), so it is denied; the tool did not run",
+        error=True,
+        version=decision.version,
+        required=decision.required,
+    )
 
 
 def _evaluate_local(engine: PolicyEngine, call: _Call, args: Mapping[str, Any]) -> Verdict:
@@ -297,7 +355,9 @@ async def _required(call: _Call, capability: str, args: Mapping[str, object]) ->
     if tool is None:
         raise LookupError(f"no tool provides {capability}: register one")
     child_id = f"{call.call_id}/{capability}"
-    result = await _call(host, tool, dict(args), child_id, call.inputs, depth=call.depth + 1)
+    result = await _call(
+        host, tool, dict(args), child_id, call.inputs, depth=call.depth + 1, approves=call.approved
+    )
     return result.value
 
 

@@ -33,9 +33,18 @@ class HumanAsker(Protocol):
     """Asks a person a question; what the runtime's human channel offers tools."""
 
     def ask(
-        self, kind: Literal["confirm", "elicit"], text: str, *, call_id: str | None = None
+        self,
+        kind: Literal["confirm", "elicit"],
+        text: str,
+        *,
+        call_id: str | None = None,
+        digest: str | None = None,
     ) -> Awaitable[bool | str]:
-        """Ask, and wait for the answer: a bool for ``confirm``, a str for ``elicit``."""
+        """Ask, and wait for the answer: a bool for ``confirm``, a str for ``elicit``.
+
+        ``digest`` is what the answer approves (B-09); without one, the
+        question's text is what it approves.
+        """
         ...
 
 
@@ -52,6 +61,10 @@ class ToolContext:
         protected: Names no file tool writes under (``.git``, ``.actrio``).
         http: The runtime's shared HTTP client, if any.
         human: The runtime's human-in-the-loop channel, if any.
+        approval_digest: When this call is a required call of another (a
+            ``before`` policy's ``user.confirm``), that call's digest: the
+            sha256 of its tool name and exact arguments, which the person's
+            answer approves (B-09, ``actrio.human.call_digest``).
     """
 
     call_id: str | None = None
@@ -63,6 +76,7 @@ class ToolContext:
     protected: tuple[str, ...] = (".git", ".actrio")
     http: httpx.AsyncClient | None = attrs.field(default=None, repr=False)
     human: HumanAsker | None = attrs.field(default=None, repr=False)
+    approval_digest: str | None = None
 
     @property
     def root(self) -> Path:

@@ -187,14 +187,14 @@ def _deep(levels: int) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("arguments", "where"),
     [
-        ({"x": math.nan}, r"\$\[\"x\"\] is nan"),
-        ({"x": [1, math.inf]}, r"\$\[\"x\"\]\[1\] is inf"),
-        ({"x": {1: "a"}}, r"\$\[\"x\"\] has a int key, 1"),
-        ({"x": {"a", "b"}}, r"\$\[\"x\"\] is a set"),
-        ({"x": b"bytes"}, "is a bytes"),
-        ({"x": object()}, "is a object"),
-        (_cycle(), "nests over 256 levels deep"),
-        (_deep(300), "nests over 256 levels deep"),
+        ({"x": math.nan}, r"\$\['x'\]: nan is not a JSON number"),
+        ({"x": [1, math.inf]}, r"\$\['x'\]\[1\]: inf is not a JSON number"),
+        ({"x": {1: "a"}}, r"\$\['x'\]: key 1 is not a string"),
+        ({"x": {"a", "b"}}, r"\$\['x'\]: set is not a JSON value"),
+        ({"x": b"bytes"}, "bytes is not a JSON value"),
+        ({"x": object()}, "object is not a JSON value"),
+        (_cycle(), "nested deeper than 64 levels"),
+        (_deep(100), "nested deeper than 64 levels"),
     ],
 )
 def test_b09_arguments_json_cannot_encode_exactly_have_no_digest(
@@ -211,7 +211,7 @@ def test_b09_a_digest_needs_a_str_name_and_a_mapping() -> None:
         call_digest(3, {})  # type: ignore[arg-type]
     with pytest.raises(DigestError, match="mapping"):
         call_digest("t", [("a", 1)])  # type: ignore[arg-type]
-    assert call_digest("t", _deep(200)) == sha256_of(["t", _deep(200)])
+    assert call_digest("t", _deep(60)) == sha256_of(["t", _deep(60)])
 
 
 def test_b09_the_new_names_are_public() -> None:

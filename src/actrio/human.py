@@ -59,6 +59,7 @@ import attrs
 import trio
 
 from actrio._ids import ProcessIds
+from actrio._json import check_json
 from actrio._wire import converter, register_kind_union
 from actrio.kernel import ActrioError, Event, UsageError
 
@@ -148,9 +149,6 @@ class DigestError(HumanError, TypeError):
 
 # ---------------------------------------------------------------- digests (B-09)
 
-_MAX_DIGEST_DEPTH = 256
-"""How deeply digested arguments may nest (a cycle is refused by it too)."""
-
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -165,14 +163,18 @@ def call_digest(tool: str, arguments: Mapping[str, Any]) -> str:
     Raises:
         DigestError: ``tool`` is not a str, or ``arguments`` hold something
             JSON cannot encode exactly (a key that is not a str, NaN, a set,
-            nesting deeper than 256 levels or a cycle); the error names where.
+            nesting deeper than :data:`actrio._json.MAX_DEPTH` levels or a
+            cycle); the error names where.
     """
     if not isinstance(tool, str):
         raise DigestError(f"the tool name must be a str, got {type(tool).__name__}")
     if not isinstance(arguments, Mapping):
         raise DigestError(f"the arguments must be a mapping, got {type(arguments).__name__}")
     args = dict(arguments)
-    _check_encodable(args)
+    try:
+        check_json(args, "$")  # what json.dumps would encode lossily, or not at all
+    except UsageError as exc:
+        raise DigestError(f"the arguments have no digest: {exc}") from None
     return _sha256(
         json.dumps([tool, args], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     )
@@ -190,26 +192,6 @@ def text_digest(text: str) -> str:
 def _sha256(text: str) -> str:
     # surrogatepass: a lone surrogate (valid in JSON text) is digested, not refused
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _check_encodable(value: object) -> None:
-    """Refuse what ``json.dumps`` would encode lossily or not at all."""
-    stack: list[tuple[object, str, int]] = [(value, "$", 0)]
-    while stack:
-        item, path, depth = stack.pop()
-        if isinstance(item, dict | list | tuple) and depth >= _MAX_DIGEST_DEPTH:
-            raise DigestError(f"{path} nests over {_MAX_DIGEST_DEPTH} levels deep (or is a cycle)")
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                if not isinstance(key, str):
-                    raise DigestError(f"{path} has a {type(key).__name__} key, {key!r}: not a str")
-                stack.append((sub, f"{path}[{json.dumps(key)}]", depth + 1))
-        elif isinstance(item, list | tuple):
-            stack += [(sub, f"{path}[{i}]", depth + 1) for i, sub in enumerate(item)]
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise DigestError(f"{path} is {item!r}, which JSON cannot encode")
-        elif item is not None and not isinstance(item, str | int | float):
-            raise DigestError(f"{path} is a {type(item).__name__}, which JSON cannot encode")
 
 
 # ---------------------------------------------------------------- values and events
